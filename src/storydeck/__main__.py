@@ -1,0 +1,3 @@
+from storydeck.cli import main
+
+main()
