@@ -1,0 +1,209 @@
+"""markdown-it tokens -> a tree of blocks that keep their tokens and line numbers.
+
+The story finder works on blocks (a heading, a paragraph, a list item...) rather
+than on the flat token stream; each block keeps its own slice of tokens so its
+HTML is rendered from what was parsed once, never by parsing its text again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+#: Block kinds.
+HEADING = "heading"
+PARAGRAPH = "paragraph"
+LIST = "list"
+ITEM = "item"
+FENCE = "fence"
+RULE = "rule"
+TABLE = "table"
+QUOTE = "quote"
+HTML = "html"
+
+
+@cache
+def markdown(allow_html: bool = False) -> MarkdownIt:
+    """The one markdown-it instance per HTML setting: CommonMark plus tables."""
+    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
+    md.enable("table")
+    md.use(front_matter_plugin)
+    return md
+
+
+@dataclass(slots=True, eq=False)
+class Block:
+    """One block of a note. `line` is 1-based and already includes any offset."""
+
+    kind: str
+    line: int
+    end: int
+    tokens: list[Token]
+    inline: Token | None = None
+    level: int = 0
+    children: list[Block] = field(default_factory=list)
+    ordered: bool = False
+    content: str = ""
+    info: str = ""
+    #: For a list item: the line of the list it belongs to.
+    owner: int = 0
+
+    @property
+    def text(self) -> str:
+        """The markdown source of a heading or paragraph (inline content)."""
+        return self.inline.content if self.inline is not None else ""
+
+    def walk(self) -> Iterator[Block]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+_CONTAINERS = {
+    "bullet_list_open": LIST,
+    "ordered_list_open": LIST,
+    "list_item_open": ITEM,
+    "blockquote_open": QUOTE,
+    "table_open": TABLE,
+}
+
+
+def _close_index(tokens: Sequence[Token], start: int) -> int:
+    """Index of the token that closes the one opened at `start`."""
+    depth = 0
+    for i in range(start, len(tokens)):
+        depth += tokens[i].nesting
+        if depth == 0:
+            return i
+    return len(tokens) - 1
+
+
+def to_blocks(tokens: Sequence[Token], offset: int = 0) -> list[Block]:
+    """Group a token stream into blocks. `offset` is added to every line number."""
+    blocks: list[Block] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        start_line = (tok.map[0] if tok.map else 0) + offset + 1
+        end_line = (tok.map[1] if tok.map else 0) + offset
+        if tok.type in {"heading_open", "paragraph_open"}:
+            j = _close_index(tokens, i)
+            kind = HEADING if tok.type == "heading_open" else PARAGRAPH
+            level = int(tok.tag[1]) if kind == HEADING else 0
+            blocks.append(
+                Block(kind, start_line, end_line, list(tokens[i : j + 1]), tokens[i + 1], level)
+            )
+            i = j + 1
+        elif tok.type in _CONTAINERS:
+            j = _close_index(tokens, i)
+            kind = _CONTAINERS[tok.type]
+            inner = list(tokens[i + 1 : j])
+            block = Block(kind, start_line, end_line, list(tokens[i : j + 1]))
+            if kind == LIST:
+                block.ordered = tok.type == "ordered_list_open"
+                block.children = [b for b in to_blocks(inner, offset) if b.kind == ITEM]
+                block.info = tok.markup
+                for item in block.children:
+                    item.owner = start_line
+                    item.ordered = block.ordered
+            elif kind in {ITEM, QUOTE}:
+                block.children = to_blocks(inner, offset)
+                block.info = tok.info
+            blocks.append(block)
+            i = j + 1
+        elif tok.type in {"fence", "code_block"}:
+            blocks.append(
+                Block(
+                    FENCE,
+                    start_line,
+                    end_line,
+                    [tok],
+                    content=tok.content,
+                    info=tok.info.strip(),
+                )
+            )
+            i += 1
+        elif tok.type == "hr":
+            blocks.append(Block(RULE, start_line, end_line, [tok]))
+            i += 1
+        elif tok.type == "html_block":
+            blocks.append(Block(HTML, start_line, end_line, [tok], content=tok.content))
+            i += 1
+        else:  # front_matter and anything unforeseen: not note content
+            i += 1
+    return blocks
+
+
+# --- text -------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def inline_plain(children: Sequence[Token] | None) -> str:
+    """Plain text of inline tokens: markup dropped, line breaks as spaces."""
+    if not children:
+        return ""
+    out: list[str] = []
+    for tok in children:
+        if tok.type in {"text", "code_inline", "html_inline"}:
+            out.append(tok.content)
+        elif tok.type in {"softbreak", "hardbreak"}:
+            out.append(" ")
+        elif tok.type == "image":
+            out.append(inline_plain(tok.children))
+    return _SPACES.sub(" ", "".join(out)).strip()
+
+
+def block_plain(block: Block) -> str:
+    """Plain text of a block and everything in it, one line per paragraph."""
+    if block.inline is not None:
+        return inline_plain(block.inline.children)
+    if block.kind == FENCE:
+        return block.content.strip()
+    if block.kind == TABLE:
+        cells = [inline_plain(t.children) for t in block.tokens if t.type == "inline"]
+        return " | ".join(c for c in cells if c)
+    if block.kind == HTML:
+        return block.content.strip()
+    return "\n".join(p for p in (block_plain(c) for c in block.children) if p)
+
+
+def blocks_plain(blocks: Sequence[Block]) -> str:
+    return "\n".join(p for p in (block_plain(b) for b in blocks) if p)
+
+
+def render_blocks(blocks: Sequence[Block], md: MarkdownIt) -> str:
+    """HTML of blocks, rendered from their tokens. A lone item renders as its content."""
+    tokens: list[Token] = []
+    for block in blocks:
+        if block.kind == ITEM:
+            tokens.extend(_item_tokens(block))
+        else:
+            tokens.extend(block.tokens)
+    return md.renderer.render(tokens, md.options, {}).strip() if tokens else ""
+
+
+def _item_tokens(item: Block) -> list[Token]:
+    """The tokens inside a list item, with tight-list paragraphs made visible again."""
+    out: list[Token] = []
+    for child in item.children:
+        if child.kind == ITEM:
+            out.extend(_item_tokens(child))
+            continue
+        for tok in child.tokens:
+            hidden_paragraph = tok.type in {"paragraph_open", "paragraph_close"} and tok.hidden
+            out.append(tok.copy(hidden=False) if hidden_paragraph else tok)
+    return out
+
+
+def render_tokens(children: Sequence[Token], md: MarkdownIt) -> str:
+    """HTML of inline tokens."""
+    renderer: Any = md.renderer
+    return str(renderer.renderInline(children, md.options, {})).strip()

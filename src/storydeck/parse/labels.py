@@ -1,0 +1,274 @@
+"""Recognising labels, questions, levels and themes in the text of one line.
+
+Everything here works on the markdown source of a heading or of a paragraph's
+first line, so `**Result:** text`, `# ⭐ **TASK**`, `1 · The Situation` and
+`* Result:` all reduce to the same question: is this a label, and of what?
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from storydeck.config import Config
+from storydeck.model import Section
+
+_INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0xFE0E, 0xFE0F, 0x20E3])
+_EMPHASIS = re.compile(r"[*_`~]+")
+_NUMBERING = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\s*(?:[.)·•:]|\s-)\s*")
+_STEP_NUMBER = re.compile(r"^(?:step|part|phase)\s+\d+\s*[.):·\-–—]\s*", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(?:the|my|our)\s+", re.IGNORECASE)
+_TRAILING = re.compile(r"[\s:：.\-–—]+$")
+_PAREN = re.compile(r"^(.*?)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str) -> str:
+    """Text with invisible characters, emoji and pictographs removed, spaces folded."""
+    text = text.translate(_INVISIBLE)
+    if not text.isascii():
+        text = "".join(
+            ch for ch in text if unicodedata.category(ch) not in {"So", "Cs", "Co", "Cn", "Cf"}
+        )
+    return _SPACE.sub(" ", text).strip()
+
+
+def strip_markup(text: str) -> str:
+    """A heading or lead as plain words: emphasis markers and escapes removed."""
+    text = clean(text).replace("\\", "")
+    return _SPACE.sub(" ", _EMPHASIS.sub(" ", text)).strip()
+
+
+def strip_numbering(text: str) -> str:
+    text = _STEP_NUMBER.sub("", text)
+    return _NUMBERING.sub("", text, count=1).strip()
+
+
+def _keys(text: str) -> list[str]:
+    """The normalised forms a label phrase is looked up by: whole, then in parentheses."""
+    text = strip_markup(text)
+    text = strip_numbering(text)
+    text = _TRAILING.sub("", text)
+    text = _ARTICLE.sub("", text)
+    out = [text]
+    paren = _PAREN.match(text)
+    if paren:
+        out = [paren.group(1), paren.group(2)]
+    return [_TRAILING.sub("", _ARTICLE.sub("", k)).casefold().strip() for k in out if k.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A recognised label: its section, and the text that followed it on the line."""
+
+    section: Section
+    rest: str
+
+
+@dataclass(frozen=True, slots=True)
+class LevelLabel:
+    level: str
+    subtitle: str
+
+
+# A bold lead at the start of a line: `**Result:** text`, `__Task__ - text`.
+_BOLD_LEAD = re.compile(r"^\s*(\*\*\*|\*\*|__|\*|_)(?P<lead>[^*_\n]+?)\1(?P<after>.*)$", re.DOTALL)
+# A plain lead ending in a colon: `Situation: text`, `question : text`.
+_PLAIN_LEAD = re.compile(r"^\s*(?P<lead>[^:：\n]{1,60}?)\s*[:：](?P<after>.*)$", re.DOTALL)
+_SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—](?=\s))\s*")
+_LETTER = re.compile(r"^\s*(?P<letter>[A-Z])\s*[-–—:]\s+(?P<after>\S.*)$", re.DOTALL)
+_QUOTES = "\"'“”‘’«»"
+_ALTERNATIVES = re.compile(r"\s*(?:\n\s*|\s)(?:OR|or|/)\s*(?:\n\s*|\s)|\n\s*\n")
+
+
+class Vocabulary:
+    """The label words of one configuration, compiled for lookups."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sections: dict[str, Section] = {}
+        for section, words in config.labels.items():
+            for word in words:
+                for key in _keys(word):
+                    self.sections.setdefault(key, section)
+        self.questions = {k for word in config.question_labels for k in _keys(word)}
+        self.letters = dict(config.letters)
+        self.trailers = tuple(t.casefold() for t in config.trailers)
+        self._level_token, self._level_word = _level_patterns(config)
+        self._themes = _theme_patterns(config)
+
+    # --- labels -------------------------------------------------------------------------
+
+    def section_of(self, phrase: str) -> Section | None:
+        for key in _keys(phrase):
+            section = self.sections.get(key)
+            if section is not None:
+                return section
+        return None
+
+    def label(self, text: str, *, letters: bool = False) -> Label | None:
+        """The label at the start of a heading or paragraph, if any.
+
+        `text` is markdown source; `rest` is what follows the label (source too).
+        """
+        first, _, more = text.partition("\n")
+        section = self.section_of(first)
+        if section is not None:
+            return Label(section, more.strip())
+        bold = _BOLD_LEAD.match(first)
+        if bold:
+            section = self.section_of(bold.group("lead"))
+            after = bold.group("after")
+            if section is not None:
+                rest = _SEPARATOR.sub("", after, count=1).strip()
+                rest = _strip_emphasis_edges(rest)
+                return Label(section, _join(rest, more))
+        plain = _PLAIN_LEAD.match(first)
+        if plain:
+            section = self.section_of(plain.group("lead"))
+            if section is not None:
+                return Label(section, _join(plain.group("after").strip(), more))
+        if letters:
+            letter = _LETTER.match(first)
+            if letter and letter.group("letter") in self.letters:
+                return Label(
+                    self.letters[letter.group("letter")], _join(letter.group("after"), more)
+                )
+        return None
+
+    def letter_label(self, text: str) -> str | None:
+        match = _LETTER.match(text.partition("\n")[0])
+        if match and match.group("letter") in self.letters:
+            return match.group("letter")
+        return None
+
+    # --- questions ----------------------------------------------------------------------
+
+    def question_line(self, text: str) -> list[str] | None:
+        """Questions named by a `Prompt: ...` / `**Example Question**: "..."` line."""
+        lead: str | None = None
+        after = ""
+        bold = _BOLD_LEAD.match(text)
+        if bold and _SEPARATOR.match(bold.group("after")):
+            lead, after = bold.group("lead"), _SEPARATOR.sub("", bold.group("after"), count=1)
+        else:
+            plain = _PLAIN_LEAD.match(text)
+            if plain:
+                lead, after = plain.group("lead"), plain.group("after")
+        if lead is None or not any(k in self.questions for k in _keys(lead)):
+            return None
+        return split_questions(after)
+
+    def is_alternate(self, text: str) -> bool:
+        """A `alternate prompt: ...` line: its questions rank after the main ones."""
+        return bool(re.match(r"^\W*(?:alternat\w*|other|also)\b", strip_markup(text), re.I))
+
+    # --- trailers and ends --------------------------------------------------------------
+
+    def is_trailer(self, text: str) -> bool:
+        words = strip_markup(text).casefold().lstrip("“\"' ")
+        return words.startswith(self.trailers)
+
+    # --- levels -------------------------------------------------------------------------
+
+    def level_label(self, text: str) -> LevelLabel | None:
+        """`L3 Version - Individual Contribution` -> (L3, Individual Contribution)."""
+        words = strip_markup(text.partition("\n")[0])
+        words = _TRAILING.sub("", words)
+        match = self._level_token.match(words) or self._level_word.match(words)
+        if not match:
+            return None
+        level = self.config.level_id(match.group("level"))
+        if level is None:
+            return None
+        rest = words[match.end() :]
+        rest = re.sub(r"^\s*(?:version|level|story|example)\b", "", rest, flags=re.IGNORECASE)
+        rest = _SEPARATOR.sub("", rest.strip()).strip(" -–—:")
+        return LevelLabel(level, rest)
+
+    def levels_in(self, text: str) -> list[str]:
+        """Level ids named anywhere in free text (`IC5-level`, `L4`), in order."""
+        found: list[str] = []
+        for pattern in (self._level_token, self._level_word):
+            for match in pattern.finditer(text):
+                level = self.config.level_id(match.group("level"))
+                if level is not None:
+                    found.append(level)
+        return found
+
+    # --- themes -------------------------------------------------------------------------
+
+    def themes_in(self, text: str) -> list[tuple[int, str]]:
+        """(position, theme id) of every theme a phrase points to, in order of position."""
+        words = " " + _theme_words(text) + " "
+        hits: dict[str, int] = {}
+        for theme_id, patterns in self._themes:
+            for pattern in patterns:
+                pos = words.find(pattern)
+                if pos >= 0 and (theme_id not in hits or pos < hits[theme_id]):
+                    hits[theme_id] = pos
+        return sorted((pos, theme) for theme, pos in hits.items())
+
+
+def _strip_emphasis_edges(text: str) -> str:
+    """`** text` left behind by `**Result:** text`-style leads loses its stray markers."""
+    return re.sub(r"^[*_]+\s+", "", text)
+
+
+def _join(first: str, more: str) -> str:
+    return f"{first}\n{more}".strip() if more.strip() else first.strip()
+
+
+def split_questions(text: str) -> list[str]:
+    """`"A?" OR "B?"` -> ["A?", "B?"], quotes and markup removed, first letter capitalised."""
+    out: list[str] = []
+    for part in _ALTERNATIVES.split(text):
+        question = strip_markup(part).strip().strip(_QUOTES).strip()
+        question = question.rstrip(" ,;")
+        if len(question) >= 3 and any(ch.isalpha() for ch in question):
+            out.append(question[0].upper() + question[1:])
+    return out
+
+
+def _theme_words(text: str) -> str:
+    text = strip_markup(text).casefold().replace("/", " ").replace("&", " and ")
+    words = re.findall(r"[\w'+-]+", text)
+    return " ".join(_singular(w) for w in words)
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _theme_patterns(config: Config) -> list[tuple[str, list[str]]]:
+    out = []
+    for theme in config.themes:
+        phrases = [theme.title, theme.id.replace("-", " "), *theme.aliases]
+        patterns = sorted({" " + _theme_words(p) + " " for p in phrases if p.strip()}, key=len)
+        out.append((theme.id, [p for p in patterns if p.strip()]))
+    return out
+
+
+def _level_patterns(config: Config) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns for level names: tokens with a digit anywhere, words only as `X level`."""
+    tokens: list[str] = []
+    words: list[str] = []
+    for level in config.levels:
+        for name in (level.id, *level.aliases):
+            (tokens if any(ch.isdigit() for ch in name) else words).append(name)
+    tokens.sort(key=len, reverse=True)
+    words.sort(key=len, reverse=True)
+
+    def alternation(names: list[str]) -> str:
+        return "|".join(re.escape(n).replace(r"\ ", r"[\s_-]?") for n in names) or "(?!)"
+
+    token = re.compile(rf"(?<![\w-])(?P<level>{alternation(tokens)})(?![\w])(?!-\d)", re.IGNORECASE)
+    word = re.compile(
+        rf"(?<![\w-])(?P<level>{alternation(words)})[\s-]+(?:level|version)\b", re.IGNORECASE
+    )
+    return token, word
