@@ -71,9 +71,9 @@ class Metric:
 # the few places where case matters.
 
 
-def _words(*alternatives: str) -> str:
-    """A non-capturing alternation of whole words (regex fragments allowed)."""
-    return "(?:" + "|".join(alternatives) + r")(?![\w'\u2019-])"
+def _words(alternatives: str) -> str:
+    """Whole-word alternation of the whitespace-separated regex fragments given."""
+    return "(?:" + "|".join(alternatives.split()) + r")(?![\w'\u2019-])"
 
 
 # Numbers: "7", "1,000", "99.9".  A number must not continue into a version,
@@ -82,8 +82,8 @@ def _words(*alternatives: str) -> str:
 _NUMBER = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)"
 _INTEGER = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"
 _NUMBER_END = r"(?![.,:/\-\u2013]?[0-9])"
-_DASH = r"\s?[-\u2013]\s?"
-# A number (or a range "20-30") as used by percentages, money and durations.
+_DASH = r"\s?[-\u2013]\s?"  # hyphen or en dash
+# A number, or a range "20-30", as used by percentages, money and durations.
 _AMOUNT = rf"{_NUMBER}(?:{_DASH}{_NUMBER})?{_NUMBER_END}"
 # A plain four-digit year; never a count on its own.
 _YEAR = r"(?:19|20)[0-9]{2}(?![0-9,.])"
@@ -93,229 +93,53 @@ _YEAR = r"(?:19|20)[0-9]{2}(?![0-9,.])"
 _START = r"(?<![\w.,/:\-\u2013#@'\u2019])"
 
 _MAGNITUDE = r"(?:\s?(?:thousand|million|billion|trillion)|[kmb](?:n|m)?)(?!\w)"
-_MARK = r"(?:\+(?![0-9])|-?ish(?!\w))"
+_MARK = r"(?:\+(?![0-9])|-?ish(?!\w))"  # "250+", "40ish"
 
-_QUALIFIER = (
-    "(?<!\\w)(?:"
-    + "|".join(
-        (
-            r"less\s+than",
-            r"more\s+than",
-            r"fewer\s+than",
-            r"greater\s+than",
-            r"at\s+least",
-            r"at\s+most",
-            r"up\s+to",
-            r"as\s+(?:many|much|few|little)\s+as",
-            "under",
-            "over",
-            "below",
-            "above",
-            "within",
-            "nearly",
-            "almost",
-            "about",
-            "around",
-            "roughly",
-            r"approx(?:imately|\.)?",
-        )
-    )
-    + r")\s+|[≈~≤≥]\s?|[<>](?=[0-9$€£])"
+_QUALIFIER_WORD = _words(
+    r"""less\s+than more\s+than fewer\s+than greater\s+than at\s+least at\s+most up\s+to
+    as\s+(?:many|much|few|little)\s+as under over below above within nearly almost about
+    around roughly approx(?:imately|\.)?"""
 )
+_QUALIFIER = rf"{_QUALIFIER_WORD}\s+|[≈~≤≥]\s?|[<>](?=[0-9$€£])"
 
+# Rates: "per day", "/hour", "a month", "annually".
 _RATE_UNIT = _words(
-    "seconds?",
-    "secs?",
-    "s",
-    "minutes?",
-    "mins?",
-    "hours?",
-    "hrs?",
-    "h",
-    "days?",
-    "weeks?",
-    "wk",
-    "months?",
-    "mo",
-    "quarters?",
-    "qtr",
-    "years?",
-    "yrs?",
-    "annum",
-    "sprints?",
-    "releases?",
-    "users?",
-    "seats?",
-    "customers?",
-    "requests?",
-    "engineers?",
+    r"""seconds? secs? s minutes? mins? hours? hrs? h days? weeks? wk months? mo quarters?
+    qtr years? yrs? annum sprints? releases? users? seats? customers? requests? engineers?"""
 )
 _UNIT_RATE = rf"(?:\s*/\s*|\s+(?:per|a|an|each|every)\s+){_RATE_UNIT}"
-_RATE = (
-    rf"(?:{_UNIT_RATE}"
-    rf"|\s+{_words('annually', 'yearly', 'monthly', 'weekly', 'daily', 'ARR', 'MRR')})"
-)
+_RATE = rf"(?:{_UNIT_RATE}|\s+{_words('annually yearly monthly weekly daily ARR MRR')})"
 
-_PERCENT_UNIT = (
-    r"(?:\s?%|\s?"
-    + _words(
-        "percent",
-        r"per\s?cent",
-        "pct",
-        r"percentage\s+points?",
-        "pp",
-        "bps",
-        r"basis\s+points?",
-    )
-    + ")"
-)
-_PERCENT = rf"{_AMOUNT}{_PERCENT_UNIT}"
+_PERCENT_UNIT = _words(r"percent per\s?cent pct percentage\s+points? pp bps basis\s+points?")
+_PERCENT = rf"{_AMOUNT}\s?(?:%|{_PERCENT_UNIT})"
 
+_CURRENCY_SIGN = r"(?:(?:US|[ACS])?\$|[€£¥₹])"
 _CURRENCY_CODE = r"(?:USD|EUR|GBP|INR|CAD|AUD|JPY)"
 _MONEY = (
-    rf"(?:(?:(?:US|[ACS])?\$|[€£¥₹])\s?|{_CURRENCY_CODE}\s?){_AMOUNT}(?:{_MAGNITUDE})?(?!\w)"
-    rf"|{_AMOUNT}(?:{_MAGNITUDE})?\s?{_words(_CURRENCY_CODE, 'dollars', 'euros')}"
+    rf"(?:{_CURRENCY_SIGN}|{_CURRENCY_CODE})\s?{_AMOUNT}(?:{_MAGNITUDE})?(?!\w)"
+    rf"|{_AMOUNT}(?:{_MAGNITUDE})?\s?{_words(_CURRENCY_CODE + ' dollars euros')}"
 )
 
-_MULTIPLIER = rf"{_NUMBER}{_NUMBER_END}(?:\s?\u00d7|x|-?fold)(?!\w)"
+_MULTIPLIER = rf"{_NUMBER}{_NUMBER_END}(?:\s?\u00d7|x|-?fold)(?!\w)"  # "3x", "10×"
 
 _TIME_UNIT = _words(
-    "milliseconds?",
-    "ms",
-    "seconds?",
-    "secs?",
-    "minutes?",
-    "mins?",
-    "hours?",
-    "hrs?",
-    "h",
-    r"(?:business|working|calendar)\s+days?",
-    "days?",
-    "weeks?",
-    "fortnights?",
-    "months?",
-    "quarters?",
-    "years?",
-    "yrs?",
-    "sprints?",
-    "weekends?",
-    "nights?",
+    r"""milliseconds? ms seconds? secs? minutes? mins? hours? hrs? h
+    (?:business|working|calendar)\s+days? days? weeks? fortnights? months? quarters?
+    years? yrs? sprints? weekends? nights?"""
 )
-_DURATION = rf"{_AMOUNT}{_MARK}?(?:-|\s*){_TIME_UNIT}"
+_DURATION = rf"{_AMOUNT}{_MARK}?(?:-|\s*){_TIME_UNIT}"  # "45 minutes", "3-day", "10+ years"
 
-_DATA_UNIT = _words(
-    "[kmgtp]i?b",
-    "bytes?",
-    "[kmg]bps",
-    "qps",
-    "rps",
-    "tps",
-    "iops",
-    "req/s",
-    "ops/s",
-)
-_MEASURE = rf"{_AMOUNT}(?:{_MAGNITUDE})?\s?{_DATA_UNIT}"
+_DATA_UNIT = _words(r"[kmgtp]i?b bytes? [kmg]bps qps rps tps iops req/s ops/s")
+_MEASURE = rf"{_AMOUNT}(?:{_MAGNITUDE})?\s?{_DATA_UNIT}"  # "4 TB", "10K QPS"
 
-# Words that end a count's noun phrase (or make it not a noun phrase at all).
+# Function words: they end a count's noun phrase, or keep one from starting.
 _STOP = _words(
-    "a",
-    "an",
-    "the",
-    "of",
-    "in",
-    "on",
-    "at",
-    "to",
-    "for",
-    "from",
-    "by",
-    "with",
-    "within",
-    "without",
-    "across",
-    "over",
-    "under",
-    "per",
-    "via",
-    "into",
-    "onto",
-    "upon",
-    "than",
-    "then",
-    "that",
-    "which",
-    "who",
-    "while",
-    "during",
-    "after",
-    "before",
-    "since",
-    "until",
-    "through",
-    "between",
-    "among",
-    "against",
-    "about",
-    "around",
-    "towards?",
-    "and",
-    "or",
-    "nor",
-    "but",
-    "vs",
-    "versus",
-    "plus",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "has",
-    "have",
-    "had",
-    "do",
-    "does",
-    "did",
-    "as",
-    "so",
-    "if",
-    "when",
-    "where",
-    "whereas",
-    "because",
-    "it",
-    "its",
-    "this",
-    "these",
-    "those",
-    "their",
-    "our",
-    "my",
-    "his",
-    "hers",
-    "her",
-    "your",
-    "yours",
-    "ours",
-    "theirs",
-    "each",
-    "every",
-    "all",
-    "any",
-    "no",
-    "not",
-    "only",
-    "also",
-    "just",
-    "even",
-    "still",
-    "always",
-    "perhaps",
-    "sometimes",
-    "besides",
-    "afterwards",
-    "yes",
+    """a an the of in on at to for from by with within without across over under per via
+    into onto upon than then that which who while during after before since until through
+    between among against about around towards? and or nor but vs versus plus is are was
+    were be been has have had do does did as so if when where whereas because it its this
+    these those their our my his hers her your yours ours theirs each every all any no not
+    only also just even still always perhaps sometimes besides afterwards yes"""
 )
 _WORD = r"[^\W\d_][\w'\u2019-]*"
 _MODIFIER = rf"(?!{_STOP}){_WORD}"
@@ -326,36 +150,17 @@ _PLURAL = (
     rf"(?:{_WORD}(?-i:(?<=[^\W\d_]s)(?<!ss)(?<!us)(?<!is))|people|staff|personnel)"
     r"(?![\w'\u2019-])"
 )
-_NOUN_PHRASE = rf"(?:\s+{_MODIFIER}){{0,2}}\s+{_PLURAL}"
+_NOUN_PHRASE = rf"(?:\s+{_MODIFIER}){{0,2}}\s+{_PLURAL}"  # at most three words
 
+# Counts: "2,000-line file", "10M+ users", "250+", "7 geos", "3 per week".
 _COUNT_UNIT = _words(
-    "lines?",
-    "pages?",
-    "person",
-    "people",
-    "members?",
-    "engineers?",
-    "developers?",
-    "teams?",
-    "nodes?",
-    "servers?",
-    "hosts?",
-    "machines?",
-    "clusters?",
-    "regions?",
-    "zones?",
-    "users?",
-    "seats?",
-    "cores?",
-    "services?",
-    "tables?",
-    "columns?",
-    "rows?",
+    """lines? pages? person people members? engineers? developers? teams? nodes? servers?
+    hosts? machines? clusters? regions? zones? users? seats? cores? services? tables?
+    columns? rows?"""
 )
 _COMPOUND_COUNT = rf"{_INTEGER}{_NUMBER_END}-{_COUNT_UNIT}(?:\s+{_MODIFIER})?"
 _MARKED_COUNT = rf"{_NUMBER}{_NUMBER_END}(?:{_MAGNITUDE}{_MARK}?|{_MARK})(?:{_NOUN_PHRASE})?"
 _PLAIN_COUNT = rf"(?!{_YEAR}){_INTEGER}(?:{_DASH}{_INTEGER})?{_NUMBER_END}{_NOUN_PHRASE}"
-# A bare number is a measure when a unit rate follows it: "3 per month", "12/hour".
 _RATED_NUMBER = rf"(?!{_YEAR}){_AMOUNT}(?={_UNIT_RATE})"
 
 _QUANTITY = (
@@ -368,8 +173,8 @@ _QUANTITY = (
 # Things that look numeric but are not measures.  They are matched (and thrown
 # away) before a quantity can start inside them.
 _CLOCK = (
-    r"(?<![\w.:])[0-9]{1,2}(?::[0-9]{2}){1,2}(?:\s?[ap]\.?m\.?(?!\w))?"
-    r"|(?<![\w.:])[0-9]{1,2}\s?[ap]\.?m\.?(?!\w)"
+    r"(?<![\w.:])[0-9]{1,2}(?::[0-9]{2}){1,2}(?:\s?[ap]\.?m\.?(?!\w))?"  # "4:15 pm", "17:05"
+    r"|(?<![\w.:])[0-9]{1,2}\s?[ap]\.?m\.?(?!\w)"  # "9am"
 )
 _MONTH = (
     r"(?-i:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -378,86 +183,21 @@ _MONTH = (
 _DAY = r"[0-9]{1,2}(?:st|nd|rd|th)?"
 _DATE = (
     r"(?<![\w.,/:\-\u2013#])(?:"
-    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"|[0-9]{1,2}/[0-9]{1,2}(?:/[0-9]{2,4})?"
-    rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+[0-9]{{4}})?"
-    rf"|{_MONTH}\s+{_DAY}(?![\w%])(?:,?\s+[0-9]{{4}})?"
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"  # "2023-04-01"
+    r"|[0-9]{1,2}/[0-9]{1,2}(?:/[0-9]{2,4})?"  # "3/14/2024", also "24/7"
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+[0-9]{{4}})?"  # "3 March 2024"
+    rf"|{_MONTH}\s+{_DAY}(?![\w%])(?:,?\s+[0-9]{{4}})?"  # "March 3, 2024"
     ")"
 )
-# A label or product name followed by its number: "Step 3", "Sev 2", "top 3",
-# "Python 3", "MySQL 5.7".
+# A label, rank or product name followed by its number: "Step 3", "Sev 2",
+# "top 3", "Python 3", "MySQL 5.7".
 _LABEL_WORD = _words(
-    "steps?",
-    "phase",
-    "wave",
-    "stage",
-    "sev",
-    "severity",
-    "priority",
-    "pri",
-    "level",
-    "tier",
-    "grade",
-    "version",
-    "ver",
-    "v",
-    "release",
-    "build",
-    "patch",
-    "sprint",
-    "iteration",
-    "round",
-    "milestone",
-    "gen",
-    "generation",
-    "chapter",
-    "section",
-    "page",
-    "item",
-    "number",
-    "top",
-    "rank",
-    "ranked",
-    "type",
-    "python",
-    "java",
-    "jdk",
-    "node",
-    "nodejs",
-    "php",
-    "perl",
-    "ruby",
-    "rails",
-    "django",
-    "angular",
-    "react",
-    "vue",
-    "scala",
-    "kotlin",
-    "swift",
-    "windows",
-    "macos",
-    "ios",
-    "android",
-    "ubuntu",
-    "debian",
-    "centos",
-    "rhel",
-    "fedora",
-    "mysql",
-    "postgres(?:ql)?",
-    "oracle",
-    "redis",
-    "kafka",
-    "elasticsearch",
-    "mongodb",
-    "spark",
-    "hadoop",
-    "http",
-    "tls",
-    "ssl",
-    "html",
-    "gpt",
+    r"""steps? phase wave stage sev severity priority pri level tier grade version ver v
+    release build patch sprint iteration round milestone gen generation chapter section page
+    item number top rank ranked type python java jdk node nodejs php perl ruby rails django
+    angular react vue scala kotlin swift windows macos ios android ubuntu debian centos rhel
+    fedora mysql postgres(?:ql)? oracle redis kafka elasticsearch mongodb spark hadoop http
+    tls ssl html gpt"""
 )
 _LABELLED = rf"(?<!\w){_LABEL_WORD}\s*(?:#|no\.)?\s*[0-9][0-9.]*(?:{_DASH}[0-9]+)?"
 
@@ -466,13 +206,15 @@ _SCANNER = re.compile(
     re.IGNORECASE,
 )
 
-# From->to changes: "from A to B", "from A down to B", "A → B".
-_TO = r"(?:\s+(?:down\s+)?to\s+|\s*(?:→|->|⟶|=>)\s*)"
-_CONNECTOR = re.compile(_TO, re.IGNORECASE)
+# From->to changes: "from A to B", "from A down to B", or "A → B".
+_ARROW = r"\s*(?:→|->|⟶|=>)\s*"
+_TO = r"\s+(?:down\s+)?to\s+"
+_ARROW_GAP = re.compile(_ARROW)
+_TO_GAP = re.compile(_TO, re.IGNORECASE)
 _FROM_BEFORE = re.compile(r"(?<!\w)from\s+\Z", re.IGNORECASE)
-# "from 12 to 3 incidents": the start of the change is a bare number.
+# "from 12 to 3 incidents": the change starts at a bare number.
 _BARE_FROM_BEFORE = re.compile(
-    rf"(?<!\w)from\s+(?P<amount>{_START}{_NUMBER}{_NUMBER_END}){_TO}\Z",
+    rf"(?<!\w)from\s+(?P<amount>{_NUMBER}{_NUMBER_END})(?:{_TO}|{_ARROW})\Z",
     re.IGNORECASE,
 )
 _LOOKBACK = 80
@@ -490,11 +232,10 @@ def _scan(text: str) -> Iterator[Quantity]:
 
 def _is_change(text: str, first: Quantity, second: Quantity) -> bool:
     """Whether ``first`` and ``second`` are the two ends of one change."""
-    gap = _CONNECTOR.fullmatch(text, first.end, second.start)
-    if gap is None:
+    if _ARROW_GAP.fullmatch(text, first.end, second.start):
+        return True
+    if not _TO_GAP.fullmatch(text, first.end, second.start):
         return False
-    if "to" not in gap.group().lower():
-        return True  # an arrow needs no "from"
     lookback = max(0, first.start - _LOOKBACK)
     return _FROM_BEFORE.search(text, lookback, first.start) is not None
 
@@ -564,7 +305,7 @@ def cloze(text: str, metrics: Sequence[Metric]) -> str:
     parts: list[str] = []
     position = 0
     for quantity, number in numbered:
-        if text[quantity.start : quantity.end] != quantity.text or quantity.end > len(text):
+        if quantity.end > len(text) or text[quantity.start : quantity.end] != quantity.text:
             msg = f"quantity {quantity.text!r} does not index the text at {quantity.start}"
             raise ValueError(msg)
         if quantity.start < position:

@@ -1,0 +1,478 @@
+"""Cards + lockfile -> guids and modification times that survive editing.
+
+Anki matches an imported note to an existing one by guid alone, and updates it
+only when the package's note `mod` is newer. So a card keeps its guid across
+edits (matched to its lock entry by exact text, then by similarity, within its
+story and kind), and its `mod` is the time its content last changed, not the
+build time: re-importing an unchanged deck changes nothing, an edited card is
+updated in place, and review history is never lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+from storydeck.cards import Card
+from storydeck.errors import LockError
+from storydeck.model import CardKind, Location
+
+LOCK_VERSION = 1
+#: Below this similarity an edited card is a different card.
+SIMILARITY = 0.5
+#: A story whose id changed is recognised when this share of its cards still matches.
+RENAME_SHARE = 0.5
+_KEY_LIMIT = 240
+
+
+# --- the lockfile -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LockEntry:
+    """What the lock remembers of one card."""
+
+    anchor: str
+    kind: str
+    key: str
+    fingerprint: str
+    changed: int
+    deck: str
+    removed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "anchor": self.anchor,
+            "kind": self.kind,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "changed": self.changed,
+            "deck": self.deck,
+        }
+        if self.removed:
+            data["removed"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class NotetypeEntry:
+    fingerprint: str
+    changed: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The lockfile's content: guid -> entry, and the note types' fingerprints."""
+
+    cards: Mapping[str, LockEntry] = field(default_factory=dict)
+    notetypes: Mapping[str, NotetypeEntry] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        """Sorted JSON with one line per card, so a diff shows one line per changed card."""
+
+        def line(value: Any) -> str:
+            return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+        types = [
+            f"  {line(name)}: {line({'changed': e.changed, 'fingerprint': e.fingerprint})}"
+            for name, e in sorted(self.notetypes.items())
+        ]
+        cards = [f"  {line(guid)}: {line(e.to_json())}" for guid, e in sorted(self.cards.items())]
+        return (
+            "{\n"
+            f' "version": {LOCK_VERSION},\n'
+            ' "notetypes": {\n' + ",\n".join(types) + ("\n" if types else "") + " },\n"
+            ' "cards": {\n' + ",\n".join(cards) + ("\n" if cards else "") + " }\n"
+            "}\n"
+        )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def parse_lock(text: str, path: str) -> Lock:
+    """A lockfile's text -> Lock; anything malformed is a LockError at its line."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise LockError(
+            f"lockfile is not valid JSON: {exc.msg}",
+            Location(path, exc.lineno, exc.colno),
+            "restore it from version control, or delete it to start over (guids are "
+            "recomputed from the notes; cards you edited since may then be duplicated)",
+        ) from None
+    except _Duplicate as exc:
+        line = _line_of(text, f'"{exc.key}"', 2)
+        raise LockError(
+            f"lockfile lists {exc.key!r} twice",
+            Location(path, line, 1),
+            "a guid belongs to one card: restore the file from version control",
+        ) from None
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
+        raise LockError(
+            f"lockfile version is not {LOCK_VERSION}",
+            Location(path, 1, 1),
+            "it was written by another storydeck version; restore it or delete it",
+        )
+    cards: dict[str, LockEntry] = {}
+    for guid, raw in _mapping(data.get("cards", {}), "cards", text, path).items():
+        cards[guid] = _entry(guid, raw, text, path)
+    notetypes: dict[str, NotetypeEntry] = {}
+    for name, raw in _mapping(data.get("notetypes", {}), "notetypes", text, path).items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("changed"), int):
+            raise _bad(name, "a note type entry needs 'fingerprint' and 'changed'", text, path)
+        notetypes[name] = NotetypeEntry(str(raw.get("fingerprint", "")), raw["changed"])
+    return Lock(cards, notetypes)
+
+
+def _mapping(value: Any, name: str, text: str, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(name, f"'{name}' must be an object", text, path)
+    return value
+
+
+def _entry(guid: str, raw: Any, text: str, path: str) -> LockEntry:
+    if not isinstance(raw, dict):
+        raise _bad(guid, "a card entry must be an object", text, path)
+    try:
+        entry = LockEntry(
+            anchor=_str(raw["anchor"]),
+            kind=_str(raw["kind"]),
+            key=_str(raw["key"]),
+            fingerprint=_str(raw["fingerprint"]),
+            changed=int(raw["changed"]),
+            deck=_str(raw.get("deck", "")),
+            removed=bool(raw.get("removed", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(guid, f"card entry is incomplete or mistyped ({exc})", text, path) from None
+    if entry.kind not in {k.value for k in CardKind}:
+        raise _bad(guid, f"unknown card kind {entry.kind!r}", text, path)
+    return entry
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
+
+
+def _bad(key: str, message: str, text: str, path: str) -> LockError:
+    return LockError(
+        message,
+        Location(path, _line_of(text, f'"{key}"', 1), 1),
+        "restore the lockfile from version control",
+    )
+
+
+def _line_of(text: str, needle: str, occurrence: int) -> int:
+    index = -1
+    for _ in range(occurrence):
+        index = text.find(needle, index + 1)
+        if index < 0:
+            return 1
+    return text.count("\n", 0, index) + 1
+
+
+def read_lock(path: Path) -> Lock:
+    if not path.exists():
+        return Lock()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError(f"cannot read lockfile: {exc}", Location(str(path))) from None
+    return parse_lock(text, str(path))
+
+
+# --- guids and fingerprints -------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%$€£.+-]+", " ", text.casefold()).split())
+
+
+def make_guid(anchor: str, kind: str, key: str, salt: int = 0) -> str:
+    """A guid derived from what identifies the card, so a lost lock rebuilds the same ones."""
+    digest = hashlib.sha256(f"{anchor}\x1f{kind}\x1f{_normal(key)}\x1f{salt}".encode()).digest()
+    return base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def fingerprint(parts: Iterable[str]) -> str:
+    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def card_fingerprint(card: Card, fields: Sequence[str]) -> str:
+    return fingerprint([card.kind.value, *(card.fields[f] for f in fields), " ".join(card.tags)])
+
+
+# --- matching ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A story whose cards now belong in another deck; Anki keeps them in the old one."""
+
+    anchor: str
+    old_deck: str
+    new_deck: str
+    count: int
+
+    @property
+    def search(self) -> str:
+        tag = self.anchor if not self.anchor.startswith("prompt:") else ""
+        where = f'"deck:{self.old_deck}"'
+        return f"{where} tag:story::{tag}" if tag else f"{where} tag:kind::prompt"
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The outcome of matching a build's cards against the lock."""
+
+    cards: tuple[Card, ...]
+    mods: Mapping[str, int]
+    removed: tuple[tuple[str, LockEntry], ...]
+    moved: tuple[Moved, ...]
+    lock: Lock
+    new: int
+    updated: int
+    unchanged: int
+    newly_removed: int
+    renamed: Mapping[str, str]
+
+
+def identify(
+    cards: Sequence[Card],
+    lock: Lock,
+    now: int,
+    fields: Sequence[str],
+    notetypes: Mapping[str, str] | None = None,
+) -> Identified:
+    """Give every card a guid and a mod time; work out what was removed or moved.
+
+    `fields` is the note field order (for fingerprints); `notetypes` maps each
+    note type's name to its fingerprint.
+    """
+    by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, card in enumerate(cards):
+        by_group[(card.anchor, card.kind.value)].append(index)
+    entries_by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for guid, entry in lock.cards.items():
+        entries_by_group[(entry.anchor, entry.kind)].append(guid)
+
+    renamed = _renamed_anchors(cards, lock, by_group, entries_by_group)
+    for new_anchor, old_anchor in renamed.items():
+        for (anchor, kind), guids in list(entries_by_group.items()):
+            if anchor == old_anchor:
+                entries_by_group[(new_anchor, kind)].extend(guids)
+                del entries_by_group[(anchor, kind)]
+
+    assigned: dict[int, str] = {}
+    for group, indexes in by_group.items():
+        guids = entries_by_group.get(group, [])
+        assigned.update(_match([cards[i] for i in indexes], indexes, guids, lock))
+
+    used = set(assigned.values())
+    out_cards: list[Card] = []
+    entries: dict[str, LockEntry] = {}
+    mods: dict[str, int] = {}
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    moved: dict[tuple[str, str, str], int] = defaultdict(int)
+    for index, card in enumerate(cards):
+        guid = assigned.get(index) or _fresh_guid(card, lock, used)
+        used.add(guid)
+        print_ = card_fingerprint(card, fields)
+        old = lock.cards.get(guid)
+        if old is None:
+            changed, deck = now, card.deck
+            counts["new"] += 1
+        elif old.fingerprint == print_ and not old.removed:
+            changed, deck = old.changed, old.deck
+            counts["unchanged"] += 1
+        else:
+            changed, deck = max(now, old.changed + 1), old.deck
+            counts["updated"] += 1
+        if deck != card.deck:
+            moved[(card.anchor, deck, card.deck)] += 1
+        entries[guid] = LockEntry(
+            card.anchor, card.kind.value, _short(card.key), print_, changed, deck
+        )
+        mods[guid] = changed
+        out_cards.append(replace(card, guid=guid))
+
+    removed: list[tuple[str, LockEntry]] = []
+    newly_removed = 0
+    for guid, old_entry in sorted(lock.cards.items()):
+        if guid in entries:
+            continue
+        gone = old_entry
+        if not old_entry.removed:
+            newly_removed += 1
+            gone = replace(old_entry, removed=True, changed=max(now, old_entry.changed + 1))
+        entries[guid] = gone
+        mods[guid] = gone.changed
+        removed.append((guid, gone))
+
+    types = {}
+    for name, print_ in (notetypes or {}).items():
+        old_type = lock.notetypes.get(name)
+        if old_type is not None and old_type.fingerprint == print_:
+            types[name] = old_type
+        else:
+            types[name] = NotetypeEntry(print_, max(now, old_type.changed + 1) if old_type else now)
+
+    return Identified(
+        cards=tuple(out_cards),
+        mods=mods,
+        removed=tuple(removed),
+        moved=tuple(
+            Moved(anchor, old, new, count) for (anchor, old, new), count in sorted(moved.items())
+        ),
+        lock=Lock(entries, types),
+        new=counts["new"],
+        updated=counts["updated"],
+        unchanged=counts["unchanged"],
+        newly_removed=newly_removed,
+        renamed=renamed,
+    )
+
+
+def _short(key: str) -> str:
+    key = " ".join(key.split())
+    return key if len(key) <= _KEY_LIMIT else key[: _KEY_LIMIT - 1] + "…"
+
+
+def _fresh_guid(card: Card, lock: Lock, used: set[str]) -> str:
+    salt = 0
+    while True:
+        guid = make_guid(card.anchor, card.kind.value, card.key, salt)
+        if guid not in used and guid not in lock.cards:
+            return guid
+        salt += 1
+
+
+def _similarity(a: str, b: str) -> float:
+    a, b = _normal(a), _normal(b)
+    if a == b:
+        return 1.0
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _match(
+    cards: Sequence[Card], indexes: Sequence[int], guids: Sequence[str], lock: Lock
+) -> dict[int, str]:
+    """Pair a group's cards with its lock entries: exact text first, then most similar."""
+    out: dict[int, str] = {}
+    free = sorted(guids, key=lambda g: (lock.cards[g].removed, g))
+    # 1. exact keys (live entries before removed ones)
+    for card, index in zip(cards, indexes, strict=True):
+        key = _normal(card.key)
+        for guid in free:
+            if _normal(lock.cards[guid].key) == key:
+                out[index] = guid
+                free.remove(guid)
+                break
+    # 2. the most similar remaining pairs, best first; position breaks ties
+    pending = [(c, i) for c, i in zip(cards, indexes, strict=True) if i not in out]
+    if not pending or not free:
+        return out
+    order = {g: n for n, g in enumerate(sorted(free, key=lambda g: lock.cards[g].key))}
+    pairs = []
+    for position, (card, index) in enumerate(pending):
+        for guid in free:
+            score = _similarity(card.key, lock.cards[guid].key)
+            if score >= SIMILARITY:
+                live = 0 if not lock.cards[guid].removed else 1
+                pairs.append((-score, live, abs(position - order[guid]), index, guid))
+    pairs.sort()
+    taken: set[str] = set()
+    for _, _, _, index, guid in pairs:
+        if index in out or guid in taken:
+            continue
+        out[index] = guid
+        taken.add(guid)
+    return out
+
+
+def _renamed_anchors(
+    cards: Sequence[Card],
+    lock: Lock,
+    by_group: Mapping[tuple[str, str], list[int]],
+    entries_by_group: Mapping[tuple[str, str], list[str]],
+) -> dict[str, str]:
+    """New story ids whose cards mostly match a story id that vanished: a renamed story."""
+    current = {anchor for anchor, _ in by_group}
+    known = {anchor for anchor, _ in entries_by_group}
+    gone = sorted(a for a in known - current if not a.startswith("prompt:"))
+    fresh = sorted(a for a in current - known if not a.startswith("prompt:"))
+    if not gone or not fresh:
+        return {}
+    out: dict[str, str] = {}
+    for new_anchor in fresh:
+        keys = [
+            (kind, cards[i].key)
+            for (a, kind), idx in by_group.items()
+            if a == new_anchor
+            for i in idx
+        ]
+        best, best_share = "", 0.0
+        for old_anchor in gone:
+            if old_anchor in out.values():
+                continue
+            old_keys = [
+                (kind, lock.cards[g].key)
+                for (a, kind), gs in entries_by_group.items()
+                if a == old_anchor
+                for g in gs
+                if not lock.cards[g].removed
+            ]
+            if not old_keys:
+                continue
+            hits = sum(
+                1
+                for kind, key in keys
+                if any(k == kind and _similarity(key, ok) >= 0.8 for k, ok in old_keys)
+            )
+            share = hits / max(len(keys), len(old_keys))
+            if share > best_share:
+                best, best_share = old_anchor, share
+        if best and best_share >= RENAME_SHARE:
+            out[new_anchor] = best
+    return out
+
+
+def forget_removed(lock: Lock) -> tuple[Lock, int]:
+    """The lock without its removed cards: they stop being emitted and reported."""
+    kept = {g: e for g, e in lock.cards.items() if not e.removed}
+    return Lock(kept, lock.notetypes), len(lock.cards) - len(kept)
+
+
+def forget_moved(lock: Lock, current_decks: Mapping[str, str]) -> tuple[Lock, int]:
+    """The lock with each card's deck set to where it now belongs (after moving it in Anki)."""
+    changed = 0
+    entries = dict(lock.cards)
+    for guid, deck in current_decks.items():
+        entry = entries.get(guid)
+        if entry is not None and entry.deck != deck:
+            entries[guid] = replace(entry, deck=deck)
+            changed += 1
+    return Lock(entries, lock.notetypes), changed

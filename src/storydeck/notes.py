@@ -1,0 +1,216 @@
+"""Finding and reading note files: the `read` stage in front of the parser.
+
+Files are opened read-only and decoded strictly; what cannot be read becomes an
+error diagnostic naming the file, never an exception that stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from storydeck.config import CONFIG_NAME, Config
+from storydeck.errors import NotesError
+from storydeck.model import Diagnostic, Location, Severity, Story
+from storydeck.parse import parse_text
+
+#: Larger notes are refused: a story bank file is kilobytes, not megabytes.
+MAX_NOTE_BYTES = 1024 * 1024
+LOCK_NAME = "storydeck.lock"
+_SKIP_DIRS = {"node_modules", "__pycache__"}
+
+
+@dataclass(frozen=True, slots=True)
+class Notes:
+    """Every story found under the given paths, and everything worth saying about them."""
+
+    stories: tuple[Story, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    files: tuple[str, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def notes_root(paths: Sequence[Path]) -> Path | None:
+    """The directory whose storydeck.yaml applies: the first directory given, or a file's folder."""
+    for path in paths:
+        if path.is_dir():
+            return path
+    return paths[0].parent if paths else None
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in messages: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def find_note_files(paths: Sequence[Path], config: Config) -> tuple[list[Path], list[Diagnostic]]:
+    """The note files under `paths`, in a stable order. A named file is taken whatever its name."""
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            found, trouble = _walk(path, config)
+            files.extend(found)
+            problems.extend(trouble)
+        elif path.exists() or path.is_symlink():
+            files.append(path)
+        else:
+            raise NotesError(
+                "no such file or directory",
+                Location(display_path(path)),
+                "check the path; `storydeck new` creates a first note",
+            )
+    seen: set[Path] = set()
+    unique = []
+    for file in files:
+        key = file.absolute()
+        if key not in seen:
+            seen.add(key)
+            unique.append(file)
+    return unique, problems
+
+
+def _walk(root: Path, config: Config) -> tuple[list[Path], list[Diagnostic]]:
+    extensions = {f".{e}" for e in config.extensions}
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    visited: set[tuple[int, int]] = set()
+
+    def visit(directory: Path) -> Iterator[Path]:
+        try:
+            info = directory.stat()
+        except OSError as exc:
+            problems.append(_unreadable(directory, exc))
+            return
+        key = (info.st_dev, info.st_ino)
+        if key in visited:
+            problems.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    Location(display_path(directory)),
+                    "symlink-loop",
+                    "symbolic link loop: this directory is already part of the notes",
+                    "remove the link or point it outside the notes directory",
+                )
+            )
+            return
+        visited.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(_unreadable(directory, exc))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError as exc:
+                problems.append(_unreadable(path, exc))
+                continue
+            if is_dir:
+                if entry.name not in _SKIP_DIRS:
+                    yield from visit(path)
+            elif path.suffix.lower() in extensions and entry.name not in {CONFIG_NAME, LOCK_NAME}:
+                yield path
+            elif entry.is_symlink() and not path.exists() and path.suffix.lower() in extensions:
+                yield path  # a dangling or looping link: reading it reports why
+
+    files.extend(visit(root))
+    return files, problems
+
+
+def _unreadable(path: Path, exc: OSError) -> Diagnostic:
+    reason = exc.strerror or str(exc)
+    code = "symlink-loop" if exc.errno == 40 else "unreadable"
+    hint = (
+        "remove the link or point it at a real file"
+        if code == "symlink-loop"
+        else "check that the file exists and that you may read it"
+    )
+    message = "symbolic link loop" if code == "symlink-loop" else f"cannot read: {reason}"
+    return Diagnostic(Severity.ERROR, Location(display_path(path)), code, message, hint)
+
+
+def read_note(path: Path) -> str:
+    """A note's text: UTF-8 (a byte-order mark is dropped), line endings made `\\n`."""
+    shown = display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTE_BYTES:
+            raise NotesError(
+                f"note is too large ({size / 1_000_000:.1f} MB; the limit is "
+                f"{MAX_NOTE_BYTES // 1024 // 1024} MB)",
+                Location(shown, 1, 1),
+                "split it into several notes",
+            )
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_NOTE_BYTES + 1)
+    except OSError as exc:
+        diagnostic = _unreadable(path, exc)
+        raise NotesError(diagnostic.message, Location(shown), diagnostic.hint) from None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise NotesError(
+            "this is not a text file (it contains NUL bytes)",
+            Location(shown, line, 1),
+            "notes are UTF-8 markdown or plain text",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        raise NotesError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            Location(shown, line, col),
+            "save the file as UTF-8",
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_notes(paths: Sequence[Path], config: Config) -> Notes:
+    """Every story under `paths`. Errors are collected, not raised, except a missing path."""
+    files, diagnostics = find_note_files(paths, config)
+    stories: list[Story] = []
+    shown_files: list[str] = []
+    for file in files:
+        shown = display_path(file)
+        shown_files.append(shown)
+        try:
+            text = read_note(file)
+        except NotesError as exc:
+            diagnostics.append(exc.diagnostic("unreadable" if not exc.location else "bad-input"))
+            continue
+        result = parse_text(text, shown, config)
+        stories.extend(result.stories)
+        diagnostics.extend(result.diagnostics)
+    diagnostics.extend(_duplicate_ids(stories))
+    return Notes(tuple(stories), tuple(diagnostics), tuple(shown_files))
+
+
+def _duplicate_ids(stories: Sequence[Story]) -> Iterator[Diagnostic]:
+    first: dict[str, Story] = {}
+    for story in stories:
+        other = first.setdefault(story.id, story)
+        if other is not story:
+            yield Diagnostic(
+                Severity.ERROR,
+                Location(story.source.path, story.source.line, 1),
+                "duplicate-id",
+                f"story id {story.id!r} is already used by {other.source.at_line()}",
+                "give one of them another `id:` in its front matter; ids are never reused",
+            )

@@ -1,0 +1,50 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import anki.collection  # noqa: F401  (imports anki in the order its modules expect)
+from ankitools import anki_col_fixture  # noqa: F401  registers ``anki_col``
+from browser import card_browser_fixture  # noqa: F401  registers ``card_browser``
+from storydeck.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+#: Fixed build time so builds in tests are reproducible.
+EPOCH = 1_760_000_000
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    """The seed notes beside the clone (../shared/seeds); tests that need them skip without."""
+    if not SEEDS.is_dir():
+        pytest.skip(f"seed notes not found at {SEEDS}: these acceptance tests need ../shared/seeds")
+    return SEEDS
+
+
+@pytest.fixture
+def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """Set the build clock (SOURCE_DATE_EPOCH); starts at EPOCH."""
+
+    def set_time(value: int) -> None:
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(value))
+
+    set_time(EPOCH)
+    yield set_time
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run the storydeck CLI in-process: cli("build", "notes", "-o", "decks")."""
+    runner = CliRunner()
+
+    def run(*args: str | os.PathLike[str]) -> Result:
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return run
