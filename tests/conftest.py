@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+import anki.collection  # noqa: F401  (imports anki in the order its modules expect)
 import pytest
 from click.testing import CliRunner, Result
 
-import anki.collection  # noqa: F401  (imports anki in the order its modules expect)
 from ankitools import anki_col_fixture  # noqa: F401  registers ``anki_col``
 from browser import card_browser_fixture  # noqa: F401  registers ``card_browser``
 from storydeck.cli import main
@@ -29,14 +29,14 @@ def seeds_dir() -> Path:
 
 
 @pytest.fixture
-def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """Set the build clock (SOURCE_DATE_EPOCH); starts at EPOCH."""
 
     def set_time(value: int) -> None:
         monkeypatch.setenv("SOURCE_DATE_EPOCH", str(value))
 
     set_time(EPOCH)
-    yield set_time
+    return set_time
 
 
 @pytest.fixture
