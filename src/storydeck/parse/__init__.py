@@ -43,6 +43,10 @@ def vocabulary(config: Config) -> Vocabulary:
 def parse_text(text: str, path: str, config: Config) -> ParseResult:
     """The stories in one note. `path` is how the note is named in diagnostics."""
     diagnostics: list[Diagnostic] = []
+    # The file reader does this too; text from elsewhere may still carry a BOM or CRs.
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         diagnostics.append(
             Diagnostic(
@@ -70,6 +74,16 @@ def parse_text(text: str, path: str, config: Config) -> ParseResult:
     stories = assembler.stories(findings.stories)
     for group in findings.unplaced:
         diagnostics.append(_unplaced(group, path))
+    for block in findings.raw_html:
+        diagnostics.append(
+            Diagnostic(
+                Severity.WARNING,
+                Location(path, block.line, 1),
+                "raw-html",
+                "a raw HTML element (script, style or embed) is left out",
+                "notes are markdown: describe it in words, or put code in backticks",
+            )
+        )
     for section in findings.orphans:
         diagnostics.append(
             Diagnostic(
@@ -84,7 +98,8 @@ def parse_text(text: str, path: str, config: Config) -> ParseResult:
         diagnostics.append(
             Diagnostic(
                 Severity.WARNING,
-                Location(path, front.body_line, 1),
+                # where the body starts, or the last line when the note is all front matter
+                Location(path, min(front.body_line, text.count("\n") + 1), 1),
                 "no-story",
                 "no story found in this note",
                 "label its parts, e.g. `## Situation`, `## Action`, `## Result`",

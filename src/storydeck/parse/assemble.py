@@ -17,12 +17,14 @@ from storydeck.parse.blocks import (
     ITEM,
     LIST,
     PARAGRAPH,
+    TABLE,
     Block,
     block_plain,
     blocks_plain,
     inline_plain,
     render_blocks,
     render_tokens,
+    table_rows,
     to_blocks,
 )
 from storydeck.parse.frontmatter import FrontMatter
@@ -36,7 +38,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
 _DASH_SPLIT = re.compile(r"^(?P<head>[^.!?:—–]{3,80}?)\s+(?:—|–|--|-)\s+(?P<rest>\S.*)$", re.DOTALL)
 _COLON_SPLIT = re.compile(r"^(?P<head>[^.!?:—–]{3,60}?):\s+(?P<rest>\S.*)$", re.DOTALL)
 _QA_PREFIX = re.compile(r"^\s*(?:\*\*|__)?\s*(?:Q|Question)\s*\d*\s*[:.)]\s*(?:\*\*|__)?\s*", re.I)
-_A_SPLIT = re.compile(r"\n\s*(?:\*\*|__)?\s*(?:A|Answer)\s*[:.)]\s*(?:\*\*|__)?\s*", re.IGNORECASE)
+# Where an answer starts: `A:` on a line of its own, or right after the question mark.
+_A_SPLIT = re.compile(
+    r"(?:\n\s*(?:\*\*|__)?\s*(?i:A|Answer)\s*[:.)]|(?<=\?)(?:\*\*|__)?\s*(?:\*\*|__)?"
+    r"\s*(?:A|Answer)\s*[:)])\s*(?:\*\*|__)?\s*"
+)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -95,9 +101,11 @@ class Assembler:
         results, lessons_from_results = self._items(pieces(Section.RESULT), split_lessons=True)
         lessons, _ = self._items(pieces(Section.LESSONS), split_lessons=False)
         summary_blocks = pieces(Section.SUMMARY) or draft.intro
-        title = self._title(draft, single)
+        situation = self._text(pieces(Section.SITUATION))
+        task = self._text(pieces(Section.TASK))
+        title = self._title(draft, single, situation or task)
         questions = self._questions(draft)
-        return Story(
+        story = Story(
             id="",
             title=title,
             source=Location(self.path, draft.line),
@@ -105,8 +113,8 @@ class Assembler:
             themes=front_themes or self._themes(draft, title, questions),
             questions=tuple(questions),
             tags=tuple(_tag(t) for t in self.front.tags),
-            situation=self._text(pieces(Section.SITUATION)),
-            task=self._text(pieces(Section.TASK)),
+            situation=situation,
+            task=task,
             summary=self._summary(summary_blocks, single),
             actions=tuple(self._steps(pieces(Section.ACTION))),
             results=tuple(self._item_text(i) for i in results),
@@ -114,16 +122,38 @@ class Assembler:
             followups=tuple(self._followups(pieces(Section.FOLLOWUPS))),
             sections=frozenset(by_kind),
         )
+        self._check_empty(story)
+        return story
 
-    def _title(self, draft: StoryDraft, single: bool) -> str:
+    def _check_empty(self, story: Story) -> None:
+        """A story whose labels all head empty sections (a skeleton) makes no cards: say so."""
+        told = (story.situation, story.task, story.actions, story.results, story.lessons)
+        if not any(told) and not story.followups:
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    Location(story.source.path, story.source.line, 1),
+                    "empty-story",
+                    f"story {story.title!r} has only empty sections, so it makes no cards",
+                    "write its Situation, Action and Result, or delete the stub",
+                )
+            )
+
+    def _title(self, draft: StoryDraft, single: bool, context: Text | None) -> str:
         if single and self.front.title:
             return self.front.title
         for scope in draft.title_scope.ancestors():
             if scope.title:
+                if draft.scope.split and context:
+                    # One heading over several stories: tell them apart by how each starts.
+                    return f"{scope.title} — {_headline(context.plain)}"
                 return scope.title
         questions = self._questions(draft)
         if questions:
             return questions[0]
+        if not single and context:
+            # Several untitled stories in one note: name each by how it starts.
+            return _headline(context.plain)
         return re.sub(r"[-_]+", " ", self.stem).strip().capitalize() or self.stem
 
     def _questions(self, draft: StoryDraft) -> list[str]:
@@ -207,7 +237,8 @@ class Assembler:
         return mentioned.pop() if len(mentioned) == 1 else None
 
     def _themes(self, draft: StoryDraft, title: str, questions: list[str]) -> tuple[str, ...]:
-        texts = [s.title for s in reversed(draft.scope.ancestors()) if s.title]
+        texts = [h for s in draft.scope.ancestors() for h in s.theme_hints]
+        texts += [s.title for s in reversed(draft.scope.ancestors()) if s.title]
         texts += [title, *questions]
         out: list[str] = []
         for text in texts:
@@ -354,10 +385,25 @@ class Assembler:
             elif entry.kind == PARAGRAPH:
                 if not _is_lead_in(entry.text) and block_plain(entry):
                     yield self._split_step(entry, [])
+            elif entry.kind == TABLE:
+                yield from self._table_steps(entry)
             elif block_plain(entry):
                 text = self._text([entry])
                 assert text is not None
                 yield Step(text, Text("", "", text.location))
+
+    def _table_steps(self, table: Block) -> Iterator[Step]:
+        """A table in the Action: a step per row, its first cell the headline and the
+        other cells (`Approach: ...; Outcome: ...`) the detail."""
+        rows = table_rows(table)
+        header = rows[0].plain if rows else []
+        for row in rows[1:]:
+            if not row.plain or not row.plain[0]:
+                continue
+            at = Location(self.path, row.line)
+            named = zip(header[1:], row.plain[1:], strict=False)
+            detail = "; ".join(f"{h}: {v}" if h else v for h, v in named if v)
+            yield Step(self._plain_text(row.plain[0], at), self._plain_text(detail, at))
 
     def _split_step(self, head: Block, more: Sequence[Block]) -> Step:
         """A list item or paragraph as headline + detail."""
@@ -526,8 +572,10 @@ def _bold_lead(inline: Token | None) -> tuple[str, list[Token]] | None:
     """
     if inline is None or not inline.children:
         return None
-    children = inline.children
-    if children[0].type not in {"strong_open", "em_open"}:
+    children = list(inline.children)
+    while children and children[0].type == "text" and not children[0].content.strip():
+        children.pop(0)  # markdown-it may open with an empty text token
+    if not children or children[0].type not in {"strong_open", "em_open"}:
         return None
     depth = 0
     close = -1
@@ -567,6 +615,14 @@ def _question_text(text: str) -> str:
     words = strip_markup(_QA_PREFIX.sub("", text.partition("\n")[0]))
     words = re.sub(r"^(?:\d{1,2}|[a-z])\s*[.)]\s+", "", words)
     return words.strip().strip("\"'“”‘’").strip()
+
+
+def _headline(text: str, limit: int = 60) -> str:
+    """The first sentence of a text, cut at a word boundary to `limit` characters."""
+    first = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)[0].rstrip(" .")
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def _slug(title: str, limit: int = 60) -> str:

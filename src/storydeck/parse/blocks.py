@@ -175,6 +175,40 @@ def block_plain(block: Block) -> str:
     return "\n".join(p for p in (block_plain(c) for c in block.children) if p)
 
 
+@dataclass(slots=True, eq=False)
+class TableRow:
+    """One row of a table: its line, its cells (markdown source and plain text), and a
+    block standing for the row alone."""
+
+    line: int
+    cells: list[str]
+    plain: list[str]
+    block: Block
+
+
+def table_rows(table: Block) -> list[TableRow]:
+    """The rows of a TABLE block, header first."""
+    tokens = table.tokens
+    if table.kind != TABLE or not tokens or not tokens[0].map:
+        return []
+    first = tokens[0].map[0]
+    rows: list[TableRow] = []
+    start = 0
+    cells: list[Token] = []
+    for index, tok in enumerate(tokens):
+        if tok.type == "tr_open":
+            start, cells = index, []
+        elif tok.type == "inline":
+            cells.append(tok)
+        elif tok.type == "tr_close":
+            opener = tokens[start]
+            line = table.line + ((opener.map[0] - first) if opener.map else 0)
+            row = Block(TABLE, line, line, list(tokens[start : index + 1]))
+            source = [c.content for c in cells]
+            rows.append(TableRow(line, source, [inline_plain(c.children) for c in cells], row))
+    return rows
+
+
 def blocks_plain(blocks: Sequence[Block]) -> str:
     return "\n".join(p for p in (block_plain(b) for b in blocks) if p)
 

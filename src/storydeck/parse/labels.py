@@ -10,33 +10,50 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from storydeck.config import Config
 from storydeck.model import Section
 
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0xFE0E, 0xFE0F, 0x20E3])
 _EMPHASIS = re.compile(r"[*_`~]+")
-_NUMBERING = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\s*(?:[.)·•:]|\s-)\s*")
+_NUMBERING = re.compile(
+    r"^(?:\d{1,3}(?:\.\d{1,3})+\.?\s+|(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\s*(?:[.)·•:]|\s-)\s*)"
+)
 _STEP_NUMBER = re.compile(r"^(?:step|part|phase)\s+\d+\s*[.):·\-–—]\s*", re.IGNORECASE)
 _ARTICLE = re.compile(r"^(?:the|my|our)\s+", re.IGNORECASE)
 _TRAILING = re.compile(r"[\s:：.\-–—]+$")
 _PAREN = re.compile(r"^(.*?)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _SPACE = re.compile(r"\s+")
+# Inline HTML that wraps a label (`<summary>Situation</summary>`, `<b>Task</b>`): dropped.
+_TAGS = re.compile(
+    r"</?(?:details|summary|b|i|u|em|strong|mark|span|div|p|br|h[1-6]|small|big|sup|sub|code)"
+    r"(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_SYMBOLS = frozenset({"So", "Cs", "Co", "Cn", "Cf"})
+
+
+def _keep_letters(match: re.Match[str]) -> str:
+    return "".join(ch for ch in match.group() if unicodedata.category(ch) not in _SYMBOLS)
+
+
+@lru_cache(maxsize=65536)
 def clean(text: str) -> str:
     """Text with invisible characters, emoji and pictographs removed, spaces folded."""
     text = text.translate(_INVISIBLE)
     if not text.isascii():
-        text = "".join(
-            ch for ch in text if unicodedata.category(ch) not in {"So", "Cs", "Co", "Cn", "Cf"}
-        )
+        text = _NON_ASCII.sub(_keep_letters, text)
     return _SPACE.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=65536)
 def strip_markup(text: str) -> str:
     """A heading or lead as plain words: emphasis markers and escapes removed."""
-    text = clean(text).replace("\\", "")
+    text = _TAGS.sub(" ", clean(text)).replace("\\", "")
     return _SPACE.sub(" ", _EMPHASIS.sub(" ", text)).strip()
 
 
@@ -45,8 +62,12 @@ def strip_numbering(text: str) -> str:
     return _NUMBERING.sub("", text, count=1).strip()
 
 
-def _keys(text: str) -> list[str]:
-    """The normalised forms a label phrase is looked up by: whole, then in parentheses."""
+@lru_cache(maxsize=16384)
+def _keys(text: str) -> tuple[str, ...]:
+    """The normalised forms a label phrase is looked up by: whole, then in parentheses.
+
+    Cached: every line of a note is asked about several times (label? question?).
+    """
     text = strip_markup(text)
     text = strip_numbering(text)
     text = _TRAILING.sub("", text)
@@ -55,7 +76,9 @@ def _keys(text: str) -> list[str]:
     paren = _PAREN.match(text)
     if paren:
         out = [paren.group(1), paren.group(2)]
-    return [_TRAILING.sub("", _ARTICLE.sub("", k)).casefold().strip() for k in out if k.strip()]
+    return tuple(
+        _TRAILING.sub("", _ARTICLE.sub("", k)).casefold().strip() for k in out if k.strip()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +105,10 @@ _QUOTES = "\"'“”‘’«»"
 _ALTERNATIVES = re.compile(r"\s*(?:\n\s*|\s)(?:OR|or|/)\s*(?:\n\s*|\s)|\n\s*\n")
 
 
+#: How many answers a vocabulary remembers before it starts afresh.
+_MEMO_LIMIT = 20_000
+
+
 class Vocabulary:
     """The label words of one configuration, compiled for lookups."""
 
@@ -97,6 +124,9 @@ class Vocabulary:
         self.trailers = tuple(t.casefold() for t in config.trailers)
         self._level_token, self._level_word = _level_patterns(config)
         self._themes = _theme_patterns(config)
+        # The finder asks about the same line several times (look-ahead, then the pass).
+        self._labels: dict[tuple[str, bool], Label | None] = {}
+        self._question_lines: dict[str, list[str] | None] = {}
 
     # --- labels -------------------------------------------------------------------------
 
@@ -112,6 +142,14 @@ class Vocabulary:
 
         `text` is markdown source; `rest` is what follows the label (source too).
         """
+        key = (text, letters)
+        if key not in self._labels:
+            if len(self._labels) > _MEMO_LIMIT:
+                self._labels.clear()
+            self._labels[key] = self._label(text, letters)
+        return self._labels[key]
+
+    def _label(self, text: str, letters: bool) -> Label | None:
         first, _, more = text.partition("\n")
         section = self.section_of(first)
         if section is not None:
@@ -147,6 +185,14 @@ class Vocabulary:
 
     def question_line(self, text: str) -> list[str] | None:
         """Questions named by a `Prompt: ...` / `**Example Question**: "..."` line."""
+        if text not in self._question_lines:
+            if len(self._question_lines) > _MEMO_LIMIT:
+                self._question_lines.clear()
+            self._question_lines[text] = self._question_line(text)
+        found = self._question_lines[text]
+        return None if found is None else list(found)
+
+    def _question_line(self, text: str) -> list[str] | None:
         lead: str | None = None
         after = ""
         bold = _BOLD_LEAD.match(text)
@@ -159,6 +205,10 @@ class Vocabulary:
         if lead is None or not any(k in self.questions for k in _keys(lead)):
             return None
         return split_questions(after)
+
+    def is_question_label(self, text: str) -> bool:
+        """Is this phrase (a table header, say) one of the question labels?"""
+        return any(k in self.questions for k in _keys(text))
 
     def is_alternate(self, text: str) -> bool:
         """A `alternate prompt: ...` line: its questions rank after the main ones."""

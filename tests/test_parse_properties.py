@@ -1,0 +1,157 @@
+"""Property tests: `parse_text` over generated notes never fails and keeps its promises.
+
+The notes are built from the pieces real notes are made of (labels in every form,
+plain and setext headings, lists, fences, rules, tables, quotes, question and level
+lines, end markers, trailers, front matter) glued with random text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storydeck.config import default_config
+from storydeck.parse import parse_text
+
+CONFIG = default_config()
+#: The same with raw HTML allowed: `<details>` and `<script>` become HTML blocks.
+HTML_CONFIG = dataclasses.replace(CONFIG, allow_html=True)
+
+LABELS = [
+    "Situation",
+    "Context",
+    "Background",
+    "Problem",
+    "Task",
+    "Goal",
+    "Mission",
+    "Objective",
+    "Action",
+    "Actions",
+    "Approach",
+    "What I did",
+    "Result",
+    "Results",
+    "Outcome",
+    "Impact",
+    "Lessons",
+    "Lessons learned",
+    "Takeaways",
+    "Reflection",
+    "Follow-ups",
+    "Q&A",
+    "Summary",
+    "TL;DR",
+]
+LABEL_FORMS = [
+    "# {label}",
+    "## {label}",
+    "### {n}. {label}",
+    "#### ⭐ **{label}**",
+    "###### {label}:",
+    "{label}\n=========",
+    "{label}\n---------",
+    "**{label}**",
+    "**{label}:** {text}",
+    "__{label}__ - {text}",
+    "{label}: {text}",
+    "{n} · The {label}",
+    "* {label}:\n  * {text}\n  * {text}",
+    "- {label}: {text}",
+    "🎯 **{label}**",
+    "#### {label}\u200b",
+    "<details>\n<summary>{label}</summary>\n\n{text}\n\n</details>",
+    "{letter} - {text}",
+    "> **{label}:** {text}",
+]
+OTHER_FORMS = [
+    "# {text}",
+    "## {text}",
+    "### {text}?",
+    "{text}\n===",
+    "{text}",
+    "{text}\n{text}",
+    "- {text}\n- {text}\n  - {text}",
+    "1. **{text}** — {text}\n2. {text}",
+    "```\nSituation: {text}\nAction:\n- {text}\nResult:\n- {text}\n```",
+    "```python\n{text}\n```",
+    "---",
+    "***",
+    "| Story | Situation | Action | Result |\n|---|---|---|---|\n"
+    "| {text} | {text} | {text} | {text} |",
+    "| {text} | {text} |\n|---|---|\n| {label} | {text} |",
+    '**Example Question**: "{text}?"',
+    "Prompt: {text}",
+    "question : {text}\n    OR\n    {text}",
+    "- alternate prompt : {text}",
+    "**L{n} Version - {text}**:",
+    "**IC{n} Version**",
+    "======end====",
+    "If you want, I can also {text}",
+    "**Q:** {text}? **A:** {text}",
+    "Q: {text}\nA: {text}",
+    "> {text}",
+    "<script>{text}</script>",
+    "    indented {text}",
+    "\t{text}",
+]
+
+text = st.text(max_size=30)
+words = st.from_regex(r"[A-Za-z][A-Za-z ,.'-]{0,30}", fullmatch=True)
+
+
+@st.composite
+def piece(draw: st.DrawFn) -> str:
+    form = draw(st.sampled_from(LABEL_FORMS + OTHER_FORMS))
+    fill = draw(st.one_of(words, text))
+    return form.format(
+        label=draw(st.sampled_from(LABELS)),
+        text=fill,
+        n=draw(st.integers(0, 9)),
+        letter=draw(st.sampled_from("STARLQX")),
+    )
+
+
+@st.composite
+def note(draw: st.DrawFn) -> str:
+    pieces = draw(st.lists(piece(), max_size=14))
+    out = ""
+    for part in pieces:
+        out += part + draw(st.sampled_from(["\n", "\n\n", "\n\n\n", "\r\n\r\n", " "]))
+    if draw(st.booleans()):
+        meta = draw(st.sampled_from(["title: {t}", "level: {t}", "themes: [{t}]", "{t}: x"]))
+        out = "---\n" + meta.format(t=draw(st.one_of(words, text))) + "\n---\n\n" + out
+    if draw(st.integers(0, 9)) == 0:
+        out = "\ufeff" + out
+    return out
+
+
+def line_count(source: str) -> int:
+    return len(re.split(r"\r\n|\r|\n", source.removeprefix("\ufeff")))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(note(), st.booleans())
+def test_parse_text_keeps_its_promises(source: str, allow_html: bool) -> None:
+    result = parse_text(source, "notes/generated.md", HTML_CONFIG if allow_html else CONFIG)
+    lines = line_count(source)
+    ids = [story.id for story in result.stories]
+    assert len(ids) == len(set(ids)), ids
+    for story in result.stories:
+        assert story.id.strip()
+        assert story.title.strip()
+        assert 1 <= story.source.line <= lines
+    for diagnostic in result.diagnostics:
+        assert 1 <= diagnostic.location.line <= lines, str(diagnostic)
+        assert diagnostic.location.path == "notes/generated.md"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_parse_text_takes_any_text(source: str) -> None:
+    result = parse_text(source, "x.md", CONFIG)
+    assert all(story.id and story.title for story in result.stories)
+    assert all(1 <= d.location.line <= line_count(source) for d in result.diagnostics)
