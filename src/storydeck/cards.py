@@ -4,6 +4,10 @@ Every card holds one fact on its back and a context cue on its front (the story
 and, where known, the interview question), after Wozniak's rules for formulating
 knowledge. Cards are plain data; which Anki note type carries them is decided
 when packaging.
+
+Card text is HTML. A story's `Text` values carry the HTML the parser rendered
+(markdown-it, raw HTML escaped); every other string that reaches a card (titles,
+questions, trimmed sentences, metric values) is escaped here.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storydeck.config import Config
-from storydeck.metrics import Metric, cloze, find_metrics
-from storydeck.model import CardKind, Location, Story, Text
+from storydeck.metrics import Metric, Quantity, cloze, find_metrics
+from storydeck.model import CardKind, Location, Step, Story, Text
 
 #: Fields of every storydeck note, in the order the note types declare them: a public
 #: schema (see templates.py). The first one is the sort field.
@@ -35,10 +39,15 @@ FIELDS = (
 #: Front text longer than this does not fit a phone screen: the front keeps its
 #: first sentence and the back's detail gets the whole text.
 FRONT_LIMIT = 280
+#: Prompt cards belong to no one story; they share this identity anchor.
+PROMPT_ANCHOR = "::prompt"
 #: "At most one line" of detail under an action step's headline.
 DETAIL_LIMIT = 140
+#: The cue above an action step (the task, or the previous step).
+CUE_LIMIT = 160
+#: The one-line situation and the headline result on a prompt card's back.
+LINE_LIMIT = 200
 
-_SENTENCE = re.compile(r"(?<=[.!?])[\"”')\]]*\s+(?=[\"“(\[]?[A-Z0-9$€£])|\n+")
 _KIND_ORDER = {k: i for i, k in enumerate(CardKind)}
 
 
@@ -47,7 +56,7 @@ class Card:
     """One note to be: its text, where it goes and where it came from."""
 
     kind: CardKind
-    #: What the card's identity is anchored to: the story id, or `prompt:<level>`.
+    #: What the card's identity is anchored to: the story id, or PROMPT_ANCHOR.
     anchor: str
     #: The text that identifies the card among its anchor's cards of this kind.
     key: str
@@ -79,8 +88,13 @@ class Card:
         return self.kind is CardKind.METRIC
 
 
-def build_cards(stories: Sequence[Story], config: Config) -> tuple[Card, ...]:
-    """Every card of a bank, in the order a reader meets them."""
+def build_cards(stories: Sequence[Story], config: Config, *, root: str = "") -> tuple[Card, ...]:
+    """Every card of a bank, in the order a reader meets them.
+
+    `root` is the notes directory as the stories' paths name it: the cards' Source
+    field names files relative to it, so a card does not change with the directory
+    the build is run from.
+    """
     cards: list[Card] = []
     order: dict[str, int] = {}
     for index, story in enumerate(stories):
@@ -88,7 +102,15 @@ def build_cards(stories: Sequence[Story], config: Config) -> tuple[Card, ...]:
         cards.extend(story_cards(story, config))
     cards.extend(prompt_cards(stories, config))
     cards.sort(key=lambda c: (order.get(c.story, 0), _KIND_ORDER[c.kind], c.ordinal))
+    if root:
+        cards = [replace(c, fields=c.fields | {"Source": _relative(c, root)}) for c in cards]
     return tuple(cards)
+
+
+def _relative(card: Card, root: str) -> str:
+    prefix = _esc(root.rstrip("/") + "/")
+    names = card.fields["Source"].split(", ")
+    return ", ".join(n.removeprefix(prefix) for n in names)
 
 
 def story_cards(story: Story, config: Config) -> Iterator[Card]:
@@ -97,6 +119,86 @@ def story_cards(story: Story, config: Config) -> Iterator[Card]:
     yield from _action_cards(story, config)
     yield from _lesson_cards(story, config)
     yield from _followup_cards(story, config)
+
+
+# --- plain text: sentences, clipping, one-line summaries -------------------------------
+
+# A sentence ends at ".", "!" or "?" (and any closing quotes or brackets) followed by
+# a space and a capital, a digit or an opening quote. A line break always ends one.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$€£])")
+_LAST_WORD = re.compile(r"[\w.]+\Z")
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "approx", "cf", "mr", "mrs", "ms", "dr", "no"})
+# Where a clause may be cut: after a comma, semicolon or colon, or around a dash.
+_CLAUSE = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
+_CLOSERS = (".", "!", "?", ":", ";", "…")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a plain text, in order; every line holds at least one."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        start = 0
+        for match in _SENTENCE_END.finditer(line):
+            word = _LAST_WORD.search(line, 0, match.start())
+            if word is not None and word.group().casefold() in _ABBREVIATIONS:
+                continue
+            found.append(line[start : match.end()])
+            start = match.end()
+        found.append(line[start:])
+    return [s.strip() for s in found if s.strip()]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to at most `limit` characters with an ellipsis.
+
+    The cut falls at the last clause break that keeps at least half the room,
+    else at the last word break.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    breaks = [m.start() for m in _CLAUSE.finditer(room) if m.start() >= limit // 2]
+    if breaks:
+        cut = room[: breaks[-1]]
+    elif " " in room:
+        cut = room.rsplit(" ", 1)[0]
+    else:
+        cut = room
+    return cut.rstrip(" ,;:—–-") + "…"
+
+
+def first_sentence(text: str, limit: int = FRONT_LIMIT) -> str:
+    """The first sentence of a text, clipped when still longer than `limit`."""
+    parts = sentences(text)
+    return clip(parts[0], limit) if parts else ""
+
+
+def lead_line(text: str, limit: int) -> str:
+    """The first sentence of `text` as one line of at most `limit` characters.
+
+    A sentence broken across lines (the next line goes on in lower case) is joined
+    first. A lead-in that ends with a colon ("I was responsible for:") takes the
+    lines that follow it while they fit, so the line never ends on a bare colon.
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    head = lines.pop(0)
+    while lines and lines[0][:1].islower() and not head.endswith(_CLOSERS):
+        head = f"{head} {lines.pop(0)}"
+    first = sentences(head)[0]
+    if first != head or not head.endswith(":") or not lines or len(head) > limit - 2:
+        return clip(first, limit)
+    line, joiner = head, " "
+    for item in lines:
+        if item.endswith(":"):
+            break
+        joined = f"{line}{joiner}{' '.join(item.split())}"
+        if len(joined) > limit - 1:
+            return f"{line} …" if line == head else f"{line}…"
+        line, joiner = joined, "; "
+    return line if line != head else f"{head} …"
 
 
 # --- shared pieces ----------------------------------------------------------------------
@@ -110,18 +212,27 @@ def story_deck(story: Story, config: Config) -> str:
     return deck_name(config, story.level, story.themes[0] if story.themes else None)
 
 
+def tag(text: str) -> str:
+    """An Anki tag: whitespace (which would split it into several tags) becomes `_`."""
+    return "_".join(text.split())
+
+
 def _tags(kind: CardKind, stories: Sequence[Story]) -> tuple[str, ...]:
-    tags = {"storydeck", f"kind::{kind.value}"}
+    wanted = ["storydeck", f"kind::{kind.value}"]
     for story in stories:
-        tags.add(f"level::{story.level or 'unleveled'}")
-        tags.update(f"theme::{t}" for t in story.themes)
-        tags.add(f"story::{story.id}")
-        tags.update(story.tags)
-    return tuple(sorted(tags, key=str.casefold))
+        wanted.append(f"level::{story.level or 'unleveled'}")
+        wanted.extend(f"theme::{t}" for t in story.themes)
+        wanted.append(f"story::{story.id}")
+        wanted.extend(story.tags)
+    tags: dict[str, str] = {}  # Anki tags ignore case: keep the first spelling
+    for name in map(tag, wanted):
+        if name:
+            tags.setdefault(name.casefold(), name)
+    return tuple(sorted(tags.values(), key=str.casefold))
 
 
 def story_questions(story: Story, config: Config) -> tuple[str, ...]:
-    """The story's questions, or its first theme's example question."""
+    """The story's questions, or the example question of its first theme that has one."""
     if story.questions:
         return story.questions
     for theme_id in story.themes:
@@ -139,32 +250,20 @@ def _join_html(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _div(css: str, text: str) -> str:
+    """A plain string as an HTML line of the given class; nothing when it is empty."""
+    return f'<div class="{css}">{_esc(text)}</div>' if text else ""
+
+
 def _context(story: Story, config: Config, *extra: str) -> str:
     """The quiet cue above a card's prompt: story title, then the question it answers."""
-    parts = [f'<div class="sd-story">{_esc(story.title)}</div>']
     questions = story_questions(story, config)
-    if questions:
-        parts.append(f'<div class="sd-question">{_esc(questions[0])}</div>')
-    parts.extend(extra)
-    return "".join(parts)
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
-
-
-def first_sentence(text: str, limit: int = FRONT_LIMIT) -> str:
-    """The first sentence of a text, cut at a word boundary when still too long."""
-    parts = sentences(text)
-    first = parts[0] if parts else text.strip()
-    if len(first) <= limit:
-        return first
-    cut = first[:limit].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
+    parts = [_div("sd-story", story.title), _div("sd-question", questions[0] if questions else "")]
+    return "".join([*parts, *extra])
 
 
 def _fits(text: Text) -> tuple[str, str]:
-    """(front HTML, detail HTML): long text shows its first sentence, the rest on the back."""
+    """(front HTML, detail HTML): long text shows its first sentence, the whole on the back."""
     if len(text.plain) <= FRONT_LIMIT:
         return text.html, ""
     return _esc(first_sentence(text.plain)), text.html
@@ -193,9 +292,7 @@ def _fields(
         "Level": _esc(first.level or "Unleveled"),
         "Theme": _esc(config.theme_title(theme)),
         "Kind": kind.value,
-        "Source": _esc(", ".join(s.source.at_line() for s in stories))
-        if kind is CardKind.PROMPT
-        else "",
+        "Source": _esc(", ".join(s.source.at_line() for s in stories)),
     }
 
 
@@ -278,9 +375,29 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
                 yield MetricSentence(section, sentence, metrics, text.location)
 
 
+def _metric_front(found: MetricSentence) -> tuple[str, str]:
+    """(cloze front, detail): a sentence too long for a phone screen shows only the
+    clauses that hold its quantities; the back's detail then has the whole sentence."""
+    text, metrics = found.sentence, found.metrics
+    if len(text) <= FRONT_LIMIT:
+        return cloze(text, metrics), ""
+    first = metrics[0].quantities[0].start
+    last = metrics[-1].quantities[-1].end
+    before = [m.end() for m in _CLAUSE.finditer(text, 0, first)]
+    after = [m.start() for m in _CLAUSE.finditer(text, last)]
+    begin = before[-1] if before else 0
+    end = after[0] if after else len(text)
+    shifted = tuple(
+        Metric(tuple(Quantity(q.start - begin, q.end - begin, q.text) for q in m.quantities))
+        for m in metrics
+    )
+    front = cloze(text[begin:end], shifted)
+    return f"{'…' if begin else ''}{front}{'…' if end < len(text) else ''}", _esc(text)
+
+
 def _metric_cards(story: Story, config: Config) -> Iterator[Card]:
     for ordinal, found in enumerate(metric_sentences(story), start=1):
-        values = "; ".join(m.value for m in found.metrics)
+        front, detail = _metric_front(found)
         yield _card(
             CardKind.METRIC,
             story,
@@ -288,9 +405,10 @@ def _metric_cards(story: Story, config: Config) -> Iterator[Card]:
             key=found.sentence,
             ordinal=ordinal,
             source=found.location,
-            front=cloze(found.sentence, found.metrics),
-            back=_esc(values),
-            context=_context(story, config, f'<div class="sd-where">{found.section}</div>'),
+            front=front,
+            back=_esc("; ".join(m.value for m in found.metrics)),
+            detail=detail,
+            context=_context(story, config, _div("sd-where", found.section)),
             count=len(found.metrics),
         )
 
@@ -298,34 +416,54 @@ def _metric_cards(story: Story, config: Config) -> Iterator[Card]:
 # --- action -----------------------------------------------------------------------------
 
 
+def _step_cue(story: Story, steps: Sequence[Step], index: int) -> tuple[str, str]:
+    """(label, text) of the cue for step `index`: the previous step, or for the first
+    step the task (the situation when the story states no task)."""
+    if index:
+        previous = steps[index - 1]
+        return "After", lead_line((previous.headline or previous.detail).plain, CUE_LIMIT)
+    for label, text in (("Task", story.task), ("Situation", story.situation)):
+        if text:
+            return label, lead_line(text.plain, CUE_LIMIT)
+    return "", ""
+
+
+def _step_back(step: Step) -> tuple[str, str, str]:
+    """(headline HTML, detail line, key) of a step: its headline and one line of detail.
+
+    A headline too long for a phone screen keeps its first sentence; the next
+    sentence, or else the step's detail, gives the line below it.
+    """
+    if step.headline and len(step.headline.plain) <= FRONT_LIMIT:
+        line = lead_line(step.detail.plain, DETAIL_LIMIT)
+        return step.headline.html, line, f"{step.headline.plain} {line}".strip()
+    whole = "\n".join(t.plain for t in (step.headline, step.detail) if t)
+    head = sentences(whole)[0]
+    rest = whole[whole.index(head) + len(head) :]
+    line = lead_line(rest, DETAIL_LIMIT)
+    return _esc(clip(head, FRONT_LIMIT)), line, f"{head} {line}".strip()
+
+
 def _action_cards(story: Story, config: Config) -> Iterator[Card]:
-    steps = story.actions
-    total = len(steps)
+    steps = [step for step in story.actions if step.headline or step.detail]
     for index, step in enumerate(steps):
-        position = f"Step {index + 1} of {total}"
-        if index == 0:
-            cue_label, cue = "Task", story.task.plain if story.task else ""
-        else:
-            cue_label, cue = "After", steps[index - 1].headline.plain
+        label, cue = _step_cue(story, steps, index)
         cue_html = (
-            f'<div class="sd-cue"><span class="sd-cue-label">{cue_label}:</span> '
-            f"{_esc(first_sentence(cue, 160))}</div>"
+            f'<div class="sd-cue"><span class="sd-cue-label">{label}:</span> {_esc(cue)}</div>'
             if cue
             else ""
         )
-        headline, long_detail = _fits(step.headline)
-        one_line = first_sentence(step.detail.plain, DETAIL_LIMIT) if step.detail else ""
-        detail = long_detail or (f'<div class="sd-line">{_esc(one_line)}</div>' if one_line else "")
+        back, line, key = _step_back(step)
         yield _card(
             CardKind.ACTION,
             story,
             config,
-            key=f"{step.headline.plain} {one_line}".strip(),
+            key=key,
             ordinal=index + 1,
             source=step.headline.location,
-            front=f'<div class="sd-ask">{position}</div>{cue_html}',
-            back=headline,
-            detail=detail,
+            front=f'<div class="sd-ask">Step {index + 1} of {len(steps)}</div>{cue_html}',
+            back=back,
+            detail=_div("sd-line", line),
             context=_context(story, config),
         )
 
@@ -334,8 +472,8 @@ def _action_cards(story: Story, config: Config) -> Iterator[Card]:
 
 
 def _lesson_cards(story: Story, config: Config) -> Iterator[Card]:
-    total = len(story.lessons)
-    for index, lesson in enumerate(story.lessons):
+    lessons = [lesson for lesson in story.lessons if lesson]
+    for index, lesson in enumerate(lessons):
         yield _card(
             CardKind.LESSON,
             story,
@@ -343,7 +481,7 @@ def _lesson_cards(story: Story, config: Config) -> Iterator[Card]:
             key=lesson.plain,
             ordinal=index + 1,
             source=lesson.location,
-            front=f'<div class="sd-ask">Lesson {index + 1} of {total}</div>',
+            front=f'<div class="sd-ask">Lesson {index + 1} of {len(lessons)}</div>',
             back=lesson.html,
             context=_context(story, config),
         )
@@ -353,11 +491,8 @@ def _lesson_cards(story: Story, config: Config) -> Iterator[Card]:
 
 
 def _followup_cards(story: Story, config: Config) -> Iterator[Card]:
-    ordinal = 0
-    for followup in story.followups:
-        if not followup.answer:
-            continue
-        ordinal += 1
+    answered = [f for f in story.followups if f.question and f.answer]
+    for ordinal, followup in enumerate(answered, start=1):
         front, detail = _fits(followup.question)
         yield _card(
             CardKind.FOLLOWUP,
@@ -393,26 +528,28 @@ def prompt_cards(stories: Sequence[Story], config: Config) -> Iterator[Card]:
         first = members[0]
         theme = first.themes[0] if first.themes else None
         level_name = level or "Unleveled"
-        context = (
-            f'<div class="sd-level">{_esc(level_name)} · {_esc(config.theme_title(theme))}</div>'
-        )
+        context = _div("sd-level", f"{level_name} · {config.theme_title(theme)}")
         if len(members) > 1:
             items = "".join(f'<li class="sd-answer">{_story_answer(s)}</li>' for s in members)
             back = f'<ul class="sd-stories">{items}</ul>'
         else:
             back = f'<div class="sd-answer">{_story_answer(first)}</div>'
+        front, detail = _fits(Text(question, _esc(question), first.source))
         yield Card(
             kind=CardKind.PROMPT,
-            anchor=f"prompt:{level_name}",
-            key=key,
+            # One identity group for all prompts, the level in the key: a re-levelled
+            # story's prompt card is matched to its old one instead of replaced.
+            anchor=PROMPT_ANCHOR,
+            key=f"{level_name} {key}",
             deck=deck_name(config, first.level, theme),
             tags=_tags(CardKind.PROMPT, members),
             fields=_fields(
                 CardKind.PROMPT,
                 members,
                 config,
-                front=f'<div class="sd-ask">{_esc(question)}</div>',
+                front=f'<div class="sd-ask">{front}</div>',
                 back=back,
+                detail=detail,
                 context=context,
                 question=question,
             ),
@@ -423,20 +560,25 @@ def prompt_cards(stories: Sequence[Story], config: Config) -> Iterator[Card]:
 
 
 def _story_answer(story: Story) -> str:
-    situation = story.situation or story.summary or story.task
-    line = first_sentence(situation.plain, 200) if situation else ""
-    result = _headline_result(story)
-    parts = [f'<div class="sd-answer-title">{_esc(story.title)}</div>']
-    if line:
-        parts.append(f'<div class="sd-line">{_esc(line)}</div>')
-    if result:
-        parts.append(f'<div class="sd-result">{_esc(result)}</div>')
-    return "".join(parts)
+    """Which story, in one line of situation and its headline result."""
+    opening = story.situation or story.summary or story.task
+    return "".join(
+        [
+            _div("sd-answer-title", story.title),
+            _div("sd-line", lead_line(opening.plain, LINE_LIMIT) if opening else ""),
+            _div("sd-result", headline_result(story)),
+        ]
+    )
 
 
-def _headline_result(story: Story) -> str:
-    """The result worth saying first: the first one with a number in it, else the first."""
+def headline_result(story: Story) -> str:
+    """The result to say first: a sentence with a from→to change, else one with a
+    measured quantity, else the first result; the earliest wins a tie."""
+    best, best_rank = "", -1
     for result in story.results:
-        if find_metrics(result.plain):
-            return first_sentence(result.plain, 200)
-    return first_sentence(story.results[0].plain, 200) if story.results else ""
+        for sentence in sentences(result.plain):
+            metrics = find_metrics(sentence)
+            rank = 2 if any(len(m.quantities) == 2 for m in metrics) else int(bool(metrics))
+            if rank > best_rank:
+                best, best_rank = sentence, rank
+    return clip(best, LINE_LIMIT)

@@ -31,6 +31,7 @@ import html
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Metric", "Quantity", "cloze", "find_metrics"]
 
@@ -250,6 +251,7 @@ def _bare_start(text: str, after: int, quantity: Quantity) -> Quantity | None:
     return Quantity(start, end, match.group("amount"))
 
 
+@lru_cache(maxsize=16384)
 def find_metrics(text: str) -> tuple[Metric, ...]:
     """Measured quantities in one plain-text sentence or paragraph, in order, non-overlapping."""
     quantities = list(_scan(text))
