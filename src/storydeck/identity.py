@@ -15,13 +15,14 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from storydeck.cards import Card
+from storydeck.cards import PROMPT_ANCHOR, Card
 from storydeck.errors import LockError
 from storydeck.model import CardKind, Location
 
@@ -61,6 +62,16 @@ class LockEntry:
             data["removed"] = True
         return data
 
+    def json_line(self) -> str:
+        """`to_json()` as JSON with sorted keys, exactly as `json.dumps` writes it,
+        formatted directly (a large bank's lockfile has hundreds of thousands)."""
+        removed = _REMOVED if self.removed else ""
+        return (
+            f'{{"anchor": {_string(self.anchor)}, "changed": {int(self.changed)}, '
+            f'"deck": {_string(self.deck)}, "fingerprint": {_string(self.fingerprint)}, '
+            f'"key": {_string(self.key)}, "kind": {_string(self.kind)}{removed}}}'
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NotetypeEntry:
@@ -77,30 +88,42 @@ class Lock:
 
     def to_text(self) -> str:
         """Sorted JSON with one line per card, so a diff shows one line per changed card."""
+        return "".join(self.lines())
 
-        def line(value: Any) -> str:
-            return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    def lines(self) -> Iterator[str]:
+        """`to_text()` a line at a time: a large bank's lockfile is tens of megabytes."""
+        yield "{\n"
+        yield f' "version": {LOCK_VERSION},\n'
+        yield ' "notetypes": {\n'
+        types = sorted(self.notetypes.items())
+        for n, (name, e) in enumerate(types, start=1):
+            value = _LINE.encode({"changed": e.changed, "fingerprint": e.fingerprint})
+            yield f"  {_string(name)}: {value}{',' if n < len(types) else ''}\n"
+        yield " },\n"
+        yield ' "cards": {\n'
+        guids = sorted(self.cards)
+        for n, guid in enumerate(guids, start=1):
+            line = self.cards[guid].json_line()
+            yield f"  {_string(guid)}: {line}{',' if n < len(guids) else ''}\n"
+        yield " }\n"
+        yield "}\n"
 
-        types = [
-            f"  {line(name)}: {line({'changed': e.changed, 'fingerprint': e.fingerprint})}"
-            for name, e in sorted(self.notetypes.items())
-        ]
-        cards = [f"  {line(guid)}: {line(e.to_json())}" for guid, e in sorted(self.cards.items())]
-        return (
-            "{\n"
-            f' "version": {LOCK_VERSION},\n'
-            ' "notetypes": {\n' + ",\n".join(types) + ("\n" if types else "") + " },\n"
-            ' "cards": {\n' + ",\n".join(cards) + ("\n" if cards else "") + " }\n"
-            "}\n"
-        )
+
+#: One lockfile line's JSON (one encoder for all lines: `json.dumps` makes one per call).
+_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+#: A JSON string literal, as that encoder writes it.
+_string = json.encoder.encode_basestring
+_REMOVED = ', "removed": true'
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
     return out
 
 
@@ -165,9 +188,12 @@ def _entry(guid: str, raw: Any, text: str, path: str) -> LockEntry:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(guid, f"card entry is incomplete or mistyped ({exc})", text, path) from None
-    if entry.kind not in {k.value for k in CardKind}:
+    if entry.kind not in _KINDS:
         raise _bad(guid, f"unknown card kind {entry.kind!r}", text, path)
     return entry
+
+
+_KINDS = frozenset(k.value for k in CardKind)
 
 
 def _str(value: Any) -> str:
@@ -206,8 +232,17 @@ def read_lock(path: Path) -> Lock:
 # --- guids and fingerprints -------------------------------------------------------------
 
 
+_NOT_WORD = re.compile(r"[^\w%$€£.+-]+")
+
+
+@lru_cache(maxsize=4096)
 def _normal(text: str) -> str:
-    return " ".join(re.sub(r"[^\w%$€£.+-]+", " ", text.casefold()).split())
+    """A key as compared: case-folded words, numbers and units, single spaces.
+
+    Cached a little: a card's key and its lock entry's key, mostly the same text,
+    are compared one group (story and kind) at a time.
+    """
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
 def make_guid(anchor: str, kind: str, key: str, salt: int = 0) -> str:
@@ -222,7 +257,8 @@ def fingerprint(parts: Iterable[str]) -> str:
 
 
 def card_fingerprint(card: Card, fields: Sequence[str]) -> str:
-    return fingerprint([card.kind.value, *(card.fields[f] for f in fields), " ".join(card.tags)])
+    values = card.fields
+    return fingerprint([card.kind.value, *[values[f] for f in fields], " ".join(card.tags)])
 
 
 # --- matching ---------------------------------------------------------------------------
@@ -238,8 +274,13 @@ class Moved:
     count: int
 
     @property
+    def story(self) -> str | None:
+        """The story the cards belong to; None for prompt cards."""
+        return None if self.anchor == PROMPT_ANCHOR else self.anchor
+
+    @property
     def search(self) -> str:
-        tag = self.anchor if not self.anchor.startswith("prompt:") else ""
+        tag = self.anchor if self.anchor != PROMPT_ANCHOR else ""
         where = f'"deck:{self.old_deck}"'
         return f"{where} tag:story::{tag}" if tag else f"{where} tag:kind::prompt"
 
@@ -357,8 +398,15 @@ def identify(
 
 
 def _short(key: str) -> str:
-    key = " ".join(key.split())
-    return key if len(key) <= _KEY_LIMIT else key[: _KEY_LIMIT - 1] + "…"
+    """A key as the lock keeps it: single spaces, at most _KEY_LIMIT characters.
+
+    A key that is already so is returned itself, not a copy: a large bank's lock
+    then shares its keys with its cards.
+    """
+    short = " ".join(key.split())
+    if short == key:
+        short = key
+    return short if len(short) <= _KEY_LIMIT else short[: _KEY_LIMIT - 1] + "…"
 
 
 def _fresh_guid(card: Card, lock: Lock, used: set[str]) -> str:
@@ -371,7 +419,7 @@ def _fresh_guid(card: Card, lock: Lock, used: set[str]) -> str:
 
 
 def _similarity(a: str, b: str) -> float:
-    a, b = _normal(a), _normal(b)
+    """How alike two already normalised keys are, from 0 to 1."""
     if a == b:
         return 1.0
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
@@ -383,23 +431,24 @@ def _match(
     """Pair a group's cards with its lock entries: exact text first, then most similar."""
     out: dict[int, str] = {}
     free = sorted(guids, key=lambda g: (lock.cards[g].removed, g))
+    normal = {g: _normal(lock.cards[g].key) for g in free}
+    keys = [_normal(card.key) for card in cards]
     # 1. exact keys (live entries before removed ones)
-    for card, index in zip(cards, indexes, strict=True):
-        key = _normal(card.key)
+    for key, index in zip(keys, indexes, strict=True):
         for guid in free:
-            if _normal(lock.cards[guid].key) == key:
+            if normal[guid] == key:
                 out[index] = guid
                 free.remove(guid)
                 break
     # 2. the most similar remaining pairs, best first; position breaks ties
-    pending = [(c, i) for c, i in zip(cards, indexes, strict=True) if i not in out]
+    pending = [(k, i) for k, i in zip(keys, indexes, strict=True) if i not in out]
     if not pending or not free:
         return out
     order = {g: n for n, g in enumerate(sorted(free, key=lambda g: lock.cards[g].key))}
     pairs = []
-    for position, (card, index) in enumerate(pending):
+    for position, (key, index) in enumerate(pending):
         for guid in free:
-            score = _similarity(card.key, lock.cards[guid].key)
+            score = _similarity(key, normal[guid])
             if score >= SIMILARITY:
                 live = 0 if not lock.cards[guid].removed else 1
                 pairs.append((-score, live, abs(position - order[guid]), index, guid))
@@ -422,14 +471,14 @@ def _renamed_anchors(
     """New story ids whose cards mostly match a story id that vanished: a renamed story."""
     current = {anchor for anchor, _ in by_group}
     known = {anchor for anchor, _ in entries_by_group}
-    gone = sorted(a for a in known - current if not a.startswith("prompt:"))
-    fresh = sorted(a for a in current - known if not a.startswith("prompt:"))
+    gone = sorted(known - current - {PROMPT_ANCHOR})
+    fresh = sorted(current - known - {PROMPT_ANCHOR})
     if not gone or not fresh:
         return {}
     out: dict[str, str] = {}
     for new_anchor in fresh:
         keys = [
-            (kind, cards[i].key)
+            (kind, _normal(cards[i].key))
             for (a, kind), idx in by_group.items()
             if a == new_anchor
             for i in idx
@@ -439,7 +488,7 @@ def _renamed_anchors(
             if old_anchor in out.values():
                 continue
             old_keys = [
-                (kind, lock.cards[g].key)
+                (kind, _normal(lock.cards[g].key))
                 for (a, kind), gs in entries_by_group.items()
                 if a == old_anchor
                 for g in gs

@@ -7,14 +7,16 @@ error diagnostic naming the file, never an exception that stops the others.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
 from storydeck.config import CONFIG_NAME, Config
 from storydeck.errors import NotesError
 from storydeck.model import Diagnostic, Location, Severity, Story
-from storydeck.parse import parse_text
 
 #: Larger notes are refused: a story bank file is kilobytes, not megabytes.
 MAX_NOTE_BYTES = 1024 * 1024
@@ -182,24 +184,152 @@ def read_note(path: Path) -> str:
     return text
 
 
-def read_notes(paths: Sequence[Path], config: Config) -> Notes:
-    """Every story under `paths`. Errors are collected, not raised, except a missing path."""
+class Progress(Protocol):
+    """Told how many files there are, then once per file read."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+
+#: Below this many notes to parse, parsing stays in this process: starting workers
+#: and sending results back (about 50 ms) costs more than it saves.
+PARALLEL_MIN = 64
+#: At most this many notes are handed to a worker at a time.
+_CHUNK = 64
+
+
+def read_notes(
+    paths: Sequence[Path],
+    config: Config,
+    progress: Progress | None = None,
+    *,
+    cache: ParseCache | None = None,
+    jobs: int | None = None,
+) -> Notes:
+    """Every story under `paths`. Errors are collected, not raised, except a missing path.
+
+    With a `cache`, a note whose text is unchanged since the cached build is not
+    parsed again. When many notes need parsing, they are parsed by `jobs` worker
+    processes (default: one per core); results are the same as parsing in order.
+    """
     files, diagnostics = find_note_files(paths, config)
-    stories: list[Story] = []
+    if progress is not None:
+        progress.start(len(files))
     shown_files: list[str] = []
+    results: list[Parsed | NotesError] = []
+    todo: list[tuple[int, str, str, str]] = []  # (index in results, shown, text, digest)
     for file in files:
         shown = display_path(file)
         shown_files.append(shown)
         try:
             text = read_note(file)
         except NotesError as exc:
-            diagnostics.append(exc.diagnostic("unreadable" if not exc.location else "bad-input"))
+            results.append(exc)
             continue
-        result = parse_text(text, shown, config)
-        stories.extend(result.stories)
-        diagnostics.extend(result.diagnostics)
+        digest = text_digest(text) if cache is not None else ""
+        cached = cache.get(shown, digest) if cache is not None else None
+        if cached is None:
+            todo.append((len(results), shown, text, digest))
+        results.append(cached if cached is not None else _PENDING)
+    parsed = _parse_many(
+        [(shown, text) for _, shown, text, _ in todo], config, jobs, progress, cache is not None
+    )
+    for (index, shown, _, digest), (result, blob) in zip(todo, parsed, strict=True):
+        results[index] = result
+        if cache is not None:
+            cache.put(shown, digest, blob or pack(result))
+    stories: list[Story] = []
+    for outcome in results:
+        if isinstance(outcome, NotesError):
+            # No line: reading the file failed; a line: its bytes are not a note.
+            located = outcome.location is not None and outcome.location.line > 0
+            diagnostics.append(outcome.diagnostic("bad-input" if located else "unreadable"))
+        else:
+            stories.extend(outcome[0])
+            diagnostics.extend(outcome[1])
+    if progress is not None:
+        for _ in range(len(files) - len(todo)):
+            progress.advance()
     diagnostics.extend(_duplicate_ids(stories))
     return Notes(tuple(stories), tuple(diagnostics), tuple(shown_files))
+
+
+_PENDING: Parsed = ((), ())
+
+
+def _parse_many(
+    notes: Sequence[tuple[str, str]],
+    config: Config,
+    jobs: int | None,
+    progress: Progress | None,
+    packed: bool,
+) -> list[tuple[Parsed, bytes | None]]:
+    """Parse (shown path, text) pairs, in parallel when there are many; results in order.
+
+    Each result comes with its packed form (see cache.pack) when `packed` or when a
+    worker made it: workers send results back packed, so the cache stores what they
+    sent instead of packing everything again here. The parser (markdown-it, YAML)
+    is imported only when something is parsed: a build whose notes all come from
+    the cache never loads it.
+    """
+    workers = min(jobs or os.cpu_count() or 1, len(notes))
+    if workers < 2 or len(notes) < PARALLEL_MIN:
+        out: list[tuple[Parsed, bytes | None]] = []
+        for shown, text in notes:
+            result = _parse(text, shown, config)
+            out.append((result, pack(result) if packed else None))
+            if progress is not None:
+                progress.advance()
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from storydeck.parse import vocabulary
+
+    # Forked workers inherit the parser and the compiled vocabulary from here;
+    # elsewhere (no fork) they start afresh.
+    vocabulary(config)
+    method = "fork" if sys.platform == "linux" else "spawn"
+    # About four chunks per worker at least, so that none waits long for the last.
+    size = max(1, min(_CHUNK, -(-len(notes) // (workers * 4))))
+    chunks = [notes[i : i + size] for i in range(0, len(notes), size)]
+    out = []
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_init_worker,
+        initargs=(config,),
+    ) as pool:
+        for chunk, blobs in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):
+            for blob in blobs:
+                unpacked = unpack(blob)
+                if unpacked is None:  # pragma: no cover - a worker sends what it packed
+                    raise RuntimeError("a parse worker sent back something unreadable")
+                out.append((unpacked, blob))
+            if progress is not None:
+                for _ in chunk:
+                    progress.advance()
+    return out
+
+
+_WORKER_CONFIG: list[Config] = []
+
+
+def _init_worker(config: Config) -> None:
+    _WORKER_CONFIG[:] = [config]
+
+
+def _parse_chunk(notes: Sequence[tuple[str, str]]) -> list[bytes]:
+    (config,) = _WORKER_CONFIG
+    return [pack(_parse(text, shown, config)) for shown, text in notes]
+
+
+def _parse(text: str, shown: str, config: Config) -> Parsed:
+    from storydeck.parse import parse_text
+
+    result = parse_text(text, shown, config)
+    return result.stories, result.diagnostics
 
 
 def _duplicate_ids(stories: Sequence[Story]) -> Iterator[Diagnostic]:

@@ -2,35 +2,42 @@
 
 Packages are byte-identical for the same cards and lock: each note carries the
 time its content last changed as `mod` (not the build time), note and card ids
-come from those times in a fixed order, the SQLite database is built in memory
-(no temporary file anywhere) and the zip entries carry a fixed date. Every file
-is written beside its target and renamed into place, so a reader never sees a
-half-written package.
+come from those times in a fixed order, the SQLite header carries no write count
+or library version, and the zip entries carry a fixed date. The rows are genanki's,
+written with `executemany` into a scratch database in the system's temporary
+directory, removed as soon as it is compressed. Every file is written beside its
+target and renamed into place, so a reader never sees a half-written package; a
+package's zip comment stamps what it was made from, so an unchanged package is
+neither rendered nor written again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
+import re
 import sqlite3
 import tempfile
 import zipfile
+from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import genanki
-from genanki.apkg_col import APKG_COL
-from genanki.apkg_schema import APKG_SCHEMA
-
-from storydeck.cards import FIELDS
+from storydeck.cards import FIELDS, PROMPT_ANCHOR
 from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
 from storydeck.model import CardKind
-from storydeck.templates import NoteType, note_types
+from storydeck.templates import NoteType, note_type_fingerprints, note_types
+
+if TYPE_CHECKING:
+    import genanki
 
 #: Every zip entry is dated this way so identical input gives identical bytes.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -44,9 +51,9 @@ class Written:
     changed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedNote:
-    """One note as it goes into a package."""
+class PlannedNote(NamedTuple):
+    """One note as it goes into a package (a tuple: a large bank makes hundreds of
+    thousands of them, and a tuple is the cheapest immutable record to make)."""
 
     guid: str
     cloze: bool
@@ -66,28 +73,14 @@ class _Ids:
     def at_least(self, value: int) -> None:
         self.last = max(self.last, value - 1)
 
-    def __iter__(self) -> _Ids:
-        return self
-
     def __next__(self) -> int:
         self.last += 1
         return self.last
 
 
-class _Note(genanki.Note):  # type: ignore[misc]
-    """A genanki note stamped with its own modification time instead of the build time."""
-
-    def __init__(self, *, mod: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mod = mod
-
-    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
-        del timestamp
-        id_gen.at_least(self.mod * 1000)
-        super().write_to_db(cursor, self.mod, deck_id, id_gen)
-
-
 def _model(note_type: NoteType) -> genanki.Model:
+    import genanki
+
     return genanki.Model(
         note_type.id,
         note_type.name,
@@ -110,18 +103,26 @@ def _level_of_deck(deck: str) -> str:
 
 def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
     """The notes of a build: its cards, then the removed cards still carried along."""
-    notes = [
-        PlannedNote(
-            guid=card.guid,
-            cloze=card.is_cloze,
-            deck=card.deck,
-            fields=tuple(card.fields[f] for f in FIELDS),
-            tags=card.tags,
-            mod=identified.mods[card.guid],
-            level=_level_of_deck(card.deck),
+    values = itemgetter(*FIELDS)
+    mods = identified.mods
+    levels: dict[str, str] = {}
+    notes = []
+    for card in identified.cards:
+        deck = card.deck
+        level = levels.get(deck)
+        if level is None:
+            level = levels[deck] = _level_of_deck(deck)
+        notes.append(
+            PlannedNote(
+                card.guid,
+                card.is_cloze,
+                deck,
+                values(card.fields),
+                card.tags,
+                mods[card.guid],
+                level,
+            )
         )
-        for card in identified.cards
-    ]
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
     del config
     return notes
@@ -145,7 +146,7 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
         "Source": "",
     }
     tags = ["storydeck", REMOVED_TAG, f"kind::{entry.kind}"]
-    if not entry.anchor.startswith("prompt:"):
+    if entry.anchor != PROMPT_ANCHOR:
         tags.append(f"story::{entry.anchor}")
     return PlannedNote(
         guid=guid,
@@ -158,58 +159,263 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
     )
 
 
-def package_bytes(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
-    """One `.apkg` holding `notes`, as bytes."""
-    qa_type, cloze_type = note_types()
-    models = {False: _model(qa_type), True: _model(cloze_type)}
-    decks: dict[str, genanki.Deck] = {}
+_CLOZE_FIELD = re.compile(r"{{[^}]*?cloze:(?:[^}]?:)*(.+?)}}")
+_CLOZE_NUMBER = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)
+
+
+class _CardRule:
+    """Which cards (template ords) a note of one model makes: genanki's own rules.
+
+    A cloze note makes one card per cloze number in its cloze field(s); a Q&A note
+    one per template whose required fields (genanki's `_req`) are filled.
+    """
+
+    def __init__(self, model: genanki.Model) -> None:
+        self.cloze = model.model_type == model.CLOZE
+        names = [f["name"] for f in model.fields]
+        qfmt = model.templates[0]["qfmt"]
+        self.cloze_fields = [names.index(n) for n in set(_CLOZE_FIELD.findall(qfmt)) if n in names]
+        self.req = [
+            (ord_, all if how == "all" else any, fields) for ord_, how, fields in model._req
+        ]
+
+    def ords(self, fields: Sequence[str]) -> list[int]:
+        if self.cloze:
+            found = {
+                int(m) - 1
+                for i in self.cloze_fields
+                for m in _CLOZE_NUMBER.findall(fields[i])
+                if int(m) > 0
+            }
+            return sorted(found)
+        return [ord_ for ord_, op, req in self.req if op(fields[i] for i in req)]
+
+
+def _models() -> dict[bool, tuple[genanki.Model, _CardRule]]:
+    out = {}
+    for note_type in note_types():
+        model = _model(note_type)
+        out[note_type.cloze] = (model, _CardRule(model))
+    return out
+
+
+def package_bytes(
+    notes: Sequence[PlannedNote], notetype_mod: int, stamp: bytes | None = None
+) -> bytes:
+    """One `.apkg` holding `notes`, as bytes. `stamp` is `_stamp(notes, notetype_mod)`
+    when the caller has it already.
+
+    The collection is genanki's (its schema, its `col` row, its model and deck JSON)
+    with the rows genanki's `Deck.write_to_db` would write, inserted with
+    `executemany` instead of one `execute` per note and card: decks in name order,
+    each deck's notes in package order; a card's `due` is its note's position.
+
+    The database is built in a scratch file (not in memory, where a large bank's
+    collection would be held twice: by SQLite and as bytes) that is removed before
+    this returns, and compressed into the package from there.
+    """
+    import genanki
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    models = _models()
+    by_deck: dict[str, list[tuple[int, PlannedNote]]] = defaultdict(list)
     for position, note in enumerate(notes):
-        deck = decks.get(note.deck)
-        if deck is None:
-            deck = decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
-            deck.add_model(models[False])
-            deck.add_model(models[True])
-        deck.add_note(
-            _Note(
-                mod=note.mod,
-                model=models[note.cloze],
-                fields=list(note.fields),
-                tags=list(note.tags),
-                guid=note.guid,
-                due=position,
-            )
-        )
+        by_deck[note.deck].append((position, note))
+    decks = [genanki.Deck(deck_id(name), name) for name in sorted(by_deck)]
     if not decks:  # an empty package still carries the note types
-        name = "Default"
-        decks[name] = genanki.Deck(1, name)
-        decks[name].add_model(models[False])
-        decks[name].add_model(models[True])
-    connection = sqlite3.connect(":memory:")
-    try:
-        cursor = connection.cursor()
-        cursor.executescript(APKG_SCHEMA)
-        cursor.executescript(APKG_COL)
+        decks = [genanki.Deck(1, "Default")]
+    # Cards' rows as columns of integers: (id, note id, deck id, ord, mod, due).
+    card_columns = [array("q") for _ in range(6)]
+
+    def note_rows() -> Iterator[tuple[Any, ...]]:
+        """The notes' rows, one at a time (their joined fields are the bulk of a package);
+        their cards' values are collected on the way."""
         ids = _Ids()
-        for name in sorted(decks):
-            decks[name].write_to_db(cursor, notetype_mod, ids)
-        connection.commit()
-        database = connection.serialize()
-    finally:
-        connection.close()
-    return _zip({"collection.anki2": database, "media": b"{}"})
+        for deck in decks:
+            for position, note in by_deck.get(deck.name, ()):
+                model, rule = models[note.cloze]
+                ids.at_least(note.mod * 1000)
+                note_id = next(ids)
+                yield (
+                    note_id,
+                    note.guid,
+                    model.model_id,
+                    note.mod,
+                    -1,
+                    " " + " ".join(note.tags) + " ",
+                    "\x1f".join(note.fields),
+                    note.fields[model.sort_field_index],
+                    0,
+                    0,
+                    "",
+                )
+                for ord_ in rule.ords(note.fields):
+                    values = (next(ids), note_id, deck.deck_id, ord_, note.mod, position)
+                    for column, value in zip(card_columns, values, strict=True):
+                        column.append(value)
+
+    def card_rows() -> Iterator[tuple[Any, ...]]:
+        for card_id, note_id, did, ord_, mod, due in zip(*card_columns, strict=True):
+            yield (card_id, note_id, did, ord_, mod, -1, 0, 0, due, *_TAIL)
+
+    with tempfile.TemporaryDirectory(prefix="storydeck-") as scratch:
+        path = Path(scratch) / "collection.anki2"
+        connection = sqlite3.connect(path)
+        try:
+            for pragma in _SCRATCH_PRAGMAS:
+                connection.execute(pragma)
+            cursor = connection.cursor()
+            cursor.executescript(APKG_SCHEMA)
+            cursor.executescript(APKG_COL)
+            (decks_json,) = cursor.execute("SELECT decks FROM col").fetchone()
+            deck_data = json.loads(decks_json)
+            deck_data.update({str(deck.deck_id): deck.to_json() for deck in decks})
+            # genanki rewrites the note types once per deck; the last deck's id is what stays.
+            model_data = {
+                str(model.model_id): model.to_json(notetype_mod, decks[-1].deck_id)
+                for model, _ in models.values()
+            }
+            cursor.execute(
+                "UPDATE col SET decks = ?, models = ?",
+                (json.dumps(deck_data), json.dumps(model_data)),
+            )
+            cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)", note_rows())
+            cursor.executemany(
+                "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows()
+            )
+            connection.commit()
+        finally:
+            connection.close()
+        del card_columns[:]
+        _normalise_header(path)
+        if stamp is None:
+            stamp = _stamp(notes, notetype_mod)
+        return _zip({"collection.anki2": path, "media": b"{}"}, stamp)
 
 
-def _zip(entries: Mapping[str, bytes]) -> bytes:
+def _normalise_header(path: Path) -> None:
+    """Zero the header fields a file database gets and a serialised in-memory one does not.
+
+    SQLite records in a file's header how many times it was written (offsets 24 and
+    92) and its own version number (offset 96). Zeroed, as in an in-memory database,
+    the package's bytes do not depend on which SQLite built it.
+    """
+    with path.open("r+b") as handle:
+        handle.seek(24)
+        handle.write(bytes(4))
+        handle.seek(92)
+        handle.write(bytes(8))
+
+
+#: The scratch database needs no durability: it is read back once and removed. A
+#: bounded page cache keeps a large bank's collection out of memory.
+_SCRATCH_PRAGMAS = (
+    "PRAGMA journal_mode = OFF",
+    "PRAGMA synchronous = OFF",
+    "PRAGMA cache_size = -16384",
+)
+#: ivl, factor, reps, lapses, left, odue, odid, flags, data of a new card.
+_TAIL = (0, 0, 0, 0, 0, 0, 0, 0, "")
+#: Fast deflate: a quarter of the default level's time for about a fifth more bytes.
+_ZIP_LEVEL = 1
+
+
+@cache
+def _writer_key() -> bytes:
+    """What else decides a package's bytes: this writer's code, genanki's schema, note types."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"genanki {version('genanki')}".encode())
+    digest.update(repr(sorted(note_type_fingerprints().items())).encode())
+    return digest.digest()
+
+
+def _stamp(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
+    """The zip comment of a package: a hash of everything its bytes are made from.
+
+    Same stamp, same bytes: a build finding its package already stamped so skips
+    rendering it again.
+    """
+    digest = hashlib.sha256(_writer_key())
+    digest.update(str(notetype_mod).encode())
+    for note in notes:
+        digest.update(_note_digest(note))
+    return b"storydeck " + digest.hexdigest().encode("ascii")
+
+
+def _stamps(
+    notes: Sequence[PlannedNote], groups: Sequence[Sequence[PlannedNote]], notetype_mod: int
+) -> list[bytes]:
+    """`_stamp` of each group, hashing each note of `notes` once.
+
+    The groups are packages made of `notes` in the same order (one per level, one
+    with everything); a group that is not is stamped on its own.
+    """
+    seed = hashlib.sha256(_writer_key())
+    seed.update(str(notetype_mod).encode())
+    digests = [seed.copy() for _ in groups]
+    next_ = [0] * len(groups)
+    for note in notes:
+        part = b""
+        for n, group in enumerate(groups):
+            if next_[n] < len(group) and group[next_[n]] is note:
+                part = part or _note_digest(note)
+                digests[n].update(part)
+                next_[n] += 1
+    return [
+        b"storydeck " + digest.hexdigest().encode("ascii")
+        if next_[n] == len(group)
+        else _stamp(group, notetype_mod)
+        for n, (group, digest) in enumerate(zip(groups, digests, strict=True))
+    ]
+
+
+def _note_digest(note: PlannedNote) -> bytes:
+    values = (note.guid, note.cloze, note.deck, note.mod, note.tags, note.fields)
+    return hashlib.sha256(repr(values).encode()).digest()
+
+
+def _stamped(path: Path, stamp: bytes) -> bool:
+    """Whether `path` is a package this writer made from the same input."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.comment == stamp and archive.namelist() == _ENTRIES
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+_ENTRIES = ["collection.anki2", "media"]
+
+
+def _zip(entries: Mapping[str, bytes | Path], comment: bytes = b"") -> bytes:
+    """A zip archive of `entries` (bytes, or a file copied in chunks), dated _ZIP_DATE."""
     import io
+    import shutil
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.comment = comment
         for name, data in entries.items():
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
+            _set_level(info, _ZIP_LEVEL)
+            if isinstance(data, Path):
+                info.file_size = data.stat().st_size
+                with data.open("rb") as source, archive.open(info, "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+            else:
+                archive.writestr(info, data)
     return buffer.getvalue()
+
+
+def _set_level(info: zipfile.ZipInfo, level: int) -> None:
+    try:
+        info.compress_level = level  # type: ignore[attr-defined]  # Python 3.13+
+    except AttributeError:
+        info._compresslevel = level  # type: ignore[attr-defined]  # Python 3.11, 3.12
 
 
 def package_files(
@@ -236,38 +442,108 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
     Returns False (and writes nothing) when the file already holds exactly `data`.
     """
-    try:
-        if path.read_bytes() == data:
+    return write_atomic_chunks(path, lambda: (data,))
+
+
+def write_atomic_chunks(path: Path, chunks: Callable[[], Iterable[bytes]]) -> bool:
+    """`write_atomic` for content made in pieces (`chunks()` gives them, and may be
+    called twice: once to compare with the file, once to write), so that neither the
+    new content nor the old file is ever held whole in memory.
+    """
+    with Staged() as staged:
+        changed = staged.add(path, chunks)
+        staged.commit()
+    return changed
+
+
+class Staged:
+    """Files written beside their targets first, then renamed into place together.
+
+    `add` writes a temporary file next to its target (nothing is visible yet);
+    `commit` renames them all; leaving the `with` block without committing (an
+    error) removes them. So a build can let go of each package once it is staged,
+    and still changes nothing unless everything was made.
+    """
+
+    def __init__(self) -> None:
+        self._temps: list[tuple[Path, Path]] = []
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for temp, _ in self._temps:
+            temp.unlink(missing_ok=True)
+        self._temps.clear()
+
+    def add(self, path: Path, chunks: Callable[[], Iterable[bytes]]) -> bool:
+        """Stage `path` to hold the concatenation of `chunks()`; False (and nothing
+        staged) when it already does."""
+        if _holds(path, chunks()):
             return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self._temps.append((Path(temp), path))
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks():
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return True
+        return True
+
+    def commit(self) -> None:
+        """Rename every staged file into place, in the order they were staged."""
+        while self._temps:
+            temp, path = self._temps.pop(0)
+            temp.replace(path)
+
+
+def remove_stale_temps(directory: Path, pattern: str) -> None:
+    """Delete the temporary files `Staged` makes for targets matching `pattern`."""
+    if directory.is_dir():
+        for temp in directory.glob(f".{pattern}.*.tmp"):
+            temp.unlink(missing_ok=True)
+
+
+def _holds(path: Path, chunks: Iterable[bytes]) -> bool:
+    """Whether the file at `path` holds exactly the concatenation of `chunks`."""
+    try:
+        with path.open("rb") as handle:
+            for chunk in chunks:
+                if handle.read(len(chunk)) != chunk:
+                    return False
+            return handle.read(1) == b""
+    except OSError:
+        return False
 
 
 def render_packages(
-    identified: Identified, config: Config, notetype_mod: int
-) -> list[tuple[str, bytes, int]]:
-    """(file name, bytes, note count) of every package of a build, nothing written yet."""
+    identified: Identified, config: Config, notetype_mod: int, out_dir: Path | None = None
+) -> list[tuple[str, bytes | None, int]]:
+    """(file name, bytes, note count) of every package of a build, nothing written yet.
+
+    The bytes are None for a package that `out_dir` already holds as it would be
+    rendered now (same stamp): there is nothing to render or write.
+    """
+    return list(iter_packages(identified, config, notetype_mod, out_dir))
+
+
+def iter_packages(
+    identified: Identified, config: Config, notetype_mod: int, out_dir: Path | None = None
+) -> Iterator[tuple[str, bytes | None, int]]:
+    """`render_packages`, one package at a time (a caller can stage each and let go)."""
     notes = plan_notes(identified, config)
-    return [
-        (name, package_bytes(group, notetype_mod), len(group))
-        for name, group in package_files(config, notes)
-    ]
+    packages = list(package_files(config, notes))
+    stamps = _stamps(notes, [group for _, group in packages], notetype_mod)
+    for (name, group), stamp in zip(packages, stamps, strict=True):
+        if out_dir is not None and _stamped(out_dir / name, stamp):
+            yield name, None, len(group)
+        else:
+            yield name, package_bytes(group, notetype_mod, stamp), len(group)

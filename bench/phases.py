@@ -1,0 +1,101 @@
+"""Where a build's time and memory go: `python -m bench.phases NOTES_DIR OUT_DIR`.
+
+Runs the stages of `storydeck build` one by one in this process (the same library
+calls, in the same order) and prints, after each, its wall time and the process's
+resident memory. Uses the parse cache like the CLI does ($STORYDECK_CACHE_DIR).
+With `--json`, prints the same as one JSON object instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_mb() -> float:
+    statm = Path("/proc/self/statm").read_text(encoding="ascii")
+    return int(statm.split()[1]) * _PAGE / 2**20
+
+
+def main(argv: list[str]) -> int:
+    as_json = "--json" in argv
+    notes_dir, out_dir = (Path(a) for a in argv if a != "--json")
+    started = last = time.perf_counter()
+    rows: list[tuple[str, float, float]] = []
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows.append((name, now - last, peak))
+        if not as_json:
+            print(
+                f"{name:36} {now - last:7.3f} s  {_rss_mb():6.0f} MB (peak so far {peak:.0f} MB)",
+                flush=True,
+            )
+        last = now
+
+    from storydeck import build as build_module
+    from storydeck.cache import ParseCache
+    from storydeck.cards import FIELDS, build_cards
+    from storydeck.identity import Lock, identify, read_lock
+    from storydeck.notes import read_notes
+    from storydeck.package import Staged, iter_packages, write_atomic_chunks
+    from storydeck.templates import note_type_fingerprints
+
+    lap("imports")
+    with build_module._few_collections():
+        project = build_module.open_project([notes_dir])
+        cache = ParseCache.for_notes(notes_dir, project.config)
+        lap("config + cache load")
+        notes = read_notes([notes_dir], project.config, cache=cache)
+        lap(f"read + parse ({cache.misses} parsed)")
+        cache.save()
+        cache.close()
+        lap("save cache")
+        cards = build_cards(notes.stories, project.config)
+        lap(f"cards ({len(cards)})")
+        lock = read_lock(project.lock_path) if project.lock_path else None
+        lap("read lock")
+        identified = identify(
+            cards,
+            lock or Lock(),
+            build_module.build_time(),
+            FIELDS,
+            note_type_fingerprints(),
+        )
+        lap("identify")
+        notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
+        rendered = skipped = 0
+        with Staged() as staged:
+            for name, data, _ in iter_packages(identified, project.config, notetype_mod, out_dir):
+                if data is None:
+                    skipped += 1
+                else:
+                    rendered += 1
+                    staged.add(out_dir / name, partial(build_module._whole, data))
+            lap(f"render + stage {rendered} packages, skip {skipped}")
+            staged.commit()
+        lap("commit packages")
+        if project.lock_path is not None:
+            lock_now = identified.lock
+            write_atomic_chunks(project.lock_path, lambda: build_module._encoded(lock_now.lines()))
+        lap("write lock")
+    total = time.perf_counter() - started
+    if as_json:
+        stages = [{"stage": n, "seconds": round(t, 4), "peak_mb": round(m)} for n, t, m in rows]
+        print(json.dumps({"stages": stages, "total_s": round(total, 4)}))
+    else:
+        print(f"{'total':36} {total:7.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,259 @@
+"""The parse cache: each note's parse result, reused while the note's text is unchanged.
+
+`storydeck build` parses only the notes whose text changed since the last
+successful build of the same notes directory. The cache is one file per notes
+directory in the user's cache directory (`$STORYDECK_CACHE_DIR`, else
+`$XDG_CACHE_HOME/storydeck`, else `~/.cache/storydeck`), never in the notes or
+the decks: both stay exactly as the build leaves them.
+
+An entry is used only when the note is named the same way (its path as shown in
+diagnostics), its text hashes the same, and the file was written by this very
+code (a hash of storydeck's own source files and the versions of the parsing
+libraries) under the same configuration. Anything else, including an unreadable,
+truncated or foreign file, is a miss: the cache is only ever a shortcut, never a
+source of truth. Writing it is best effort and silent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from storydeck import __version__
+from storydeck.config import Config
+from storydeck.model import Diagnostic, Story
+
+#: What parsing one note gives: its stories and its diagnostics.
+Parsed = tuple[tuple[Story, ...], tuple[Diagnostic, ...]]
+
+CACHE_ENV = "STORYDECK_CACHE_DIR"
+#: Cache files kept in the cache directory, one per notes directory; the least
+#: recently used go first.
+KEEP_FILES = 32
+_FORMAT = b"storydeck-parse-cache 3\n"
+
+
+def cache_dir() -> Path:
+    """Where cache files live: $STORYDECK_CACHE_DIR, $XDG_CACHE_HOME/storydeck or ~/.cache."""
+    explicit = os.environ.get(CACHE_ENV, "").strip()
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "storydeck"
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def code_key() -> str:
+    """A hash of the code that turns text into stories: storydeck's sources and its parsers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(_FORMAT)
+    digest.update(f"{sys.version}|{__version__}".encode())
+    for name in ("markdown-it-py", "mdit-py-plugins", "pyyaml"):
+        try:
+            digest.update(f"|{name} {version(name)}".encode())
+        except PackageNotFoundError:  # pragma: no cover - they are dependencies
+            digest.update(f"|{name} ?".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".yaml"} and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_key(config: Config) -> str:
+    """A hash of everything in a config, independent of set ordering and object identity."""
+    return hashlib.sha256(repr(_canonical(config)).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(
+                (f.name, _canonical(getattr(value, f.name)))
+                for f in dataclasses.fields(value)
+                if f.compare
+            ),
+        )
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted(((repr(k), _canonical(v)) for k, v in value.items()))))
+    if isinstance(value, set | frozenset):
+        return ("set", tuple(sorted(repr(_canonical(v)) for v in value)))
+    if isinstance(value, list | tuple):
+        return tuple(_canonical(v) for v in value)
+    return repr(value)
+
+
+def pack(parsed: Parsed) -> bytes:
+    """A parse result as bytes: how the cache stores it and how workers send it back."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(parsed)
+    return buffer.getvalue()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the model's records as constructor calls with their fields in order.
+
+    The default for a frozen dataclass with slots restores each field through a
+    Python-level `__setstate__`; calling the class is two to three times faster to
+    load, and a bank has tens of objects per story.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        names = _records().get(type(obj))
+        if names is None:
+            return NotImplemented
+        return type(obj), tuple(getattr(obj, name) for name in names)
+
+
+@cache
+def _records() -> dict[type, tuple[str, ...]]:
+    """The dataclasses of storydeck.model and their constructor's fields, in order."""
+    from storydeck import model
+
+    return {
+        value: tuple(f.name for f in dataclasses.fields(value) if f.init)
+        for value in vars(model).values()
+        if isinstance(value, type)
+        and dataclasses.is_dataclass(value)
+        and value.__module__ == model.__name__
+    }
+
+
+def unpack(blob: bytes) -> Parsed | None:
+    """A parse result back from bytes; None when they do not hold one."""
+    try:
+        parsed = pickle.loads(blob)  # our own bytes: from a worker or the user's cache
+    except Exception:  # a damaged entry is a miss
+        return None
+    return parsed if _valid(parsed) else None
+
+
+class ParseCache:
+    """Parse results of one notes directory, by the note's shown path and text digest.
+
+    Entries are kept packed (bytes) and unpacked on use, so loading and saving the
+    cache costs little more than reading and writing the file.
+    """
+
+    def __init__(self, path: Path | None, key: str) -> None:
+        self.path = path
+        self.key = key
+        self._old: dict[str, tuple[str, bytes]] = self._load() if path else {}
+        self._new: dict[str, tuple[str, bytes]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def for_notes(cls, root: Path, config: Config) -> ParseCache:
+        """The cache of the notes directory `root` (resolved, so any spelling finds it)."""
+        try:
+            name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass"))
+            path: Path | None = cache_dir() / f"parse-{name.hexdigest()[:24]}.pickle"
+        except (OSError, RuntimeError):
+            path = None
+        return cls(path, f"{code_key()}:{config_key(config)}")
+
+    def _load(self) -> dict[str, tuple[str, bytes]]:
+        assert self.path is not None
+        try:
+            with self.path.open("rb") as handle:
+                if handle.read(len(_FORMAT)) != _FORMAT:
+                    return {}
+                key, entries = pickle.load(handle)  # our own file, in the user's cache
+        except Exception:  # a damaged cache is a cold cache
+            return {}
+        if key != self.key or not isinstance(entries, dict):
+            return {}
+        return entries
+
+    def get(self, shown: str, digest: str) -> Parsed | None:
+        """The cached result of the note shown as `shown`, if its text is still `digest`."""
+        entry = self._old.get(shown)
+        if (
+            isinstance(entry, tuple)
+            and len(entry) == 2
+            and entry[0] == digest
+            and isinstance(entry[1], bytes)
+        ):
+            parsed = unpack(entry[1])
+            if parsed is not None:
+                self._new[shown] = entry
+                self.hits += 1
+                return parsed
+        self.misses += 1
+        return None
+
+    def put(self, shown: str, digest: str, blob: bytes) -> None:
+        """Remember the packed parse result `blob` of the note `shown` with text `digest`."""
+        self._new[shown] = (digest, blob)
+
+    def save(self) -> bool:
+        """Write the entries used or added by this build (the others are dropped).
+
+        Returns whether a file was written; any failure leaves no file behind.
+        """
+        if self.path is None or self._new == self._old:
+            return False
+        temp = ""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".parse-", suffix=".tmp", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_FORMAT)
+                pickle.dump((self.key, self._new), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(temp).replace(self.path)
+        except Exception:  # the cache is optional; the build has succeeded
+            if temp:
+                Path(temp).unlink(missing_ok=True)
+            return False
+        _prune(self.path.parent, keep=self.path)
+        return True
+
+    def close(self) -> None:
+        """Let go of the entries (a large bank's are tens of megabytes)."""
+        self._old = {}
+        self._new = {}
+
+
+def _valid(parsed: object) -> TypeGuard[Parsed]:
+    """A parse result's shape, checked before use (a cache file may come from anywhere)."""
+    return (
+        isinstance(parsed, tuple)
+        and len(parsed) == 2
+        and isinstance(parsed[0], tuple)
+        and isinstance(parsed[1], tuple)
+        and all(isinstance(story, Story) for story in parsed[0])
+        and all(isinstance(diagnostic, Diagnostic) for diagnostic in parsed[1])
+    )
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    """Drop the least recently written cache files beyond KEEP_FILES."""
+    try:
+        found = [
+            (entry.stat().st_mtime, Path(entry.path))
+            for entry in os.scandir(directory)
+            if entry.name.startswith("parse-") and entry.name.endswith(".pickle")
+        ]
+    except OSError:
+        return
+    found.sort(reverse=True)
+    for _, path in found[KEEP_FILES:]:
+        if path != keep:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,255 @@
+"""The parse cache: an edit re-parses only that note; a damaged cache is ignored;
+results are the same with and without it; it lives outside the notes and the decks."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+import storydeck.notes
+from storydeck.cache import CACHE_ENV, KEEP_FILES, ParseCache, cache_dir
+from storydeck.config import Config, config_from_text, default_config
+from storydeck.notes import Notes, read_notes
+from test_roundtrip import outage, refactor
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache directory for the test (STORYDECK_CACHE_DIR)."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(home))
+    return home
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The notes actually parsed (shown paths), in order."""
+    seen: list[str] = []
+    real = storydeck.notes._parse
+
+    def spy(text: str, shown: str, config: Config) -> tuple[object, object]:
+        seen.append(Path(shown).name)
+        return real(text, shown, config)
+
+    monkeypatch.setattr(storydeck.notes, "_parse", spy)
+    return seen
+
+
+def _notes(tmp_path: Path) -> Path:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    outage().write(notes)
+    refactor().write(notes)
+    (notes / "third.md").write_text(
+        "---\nid: third\ntitle: Third\nlevel: L4\n---\n\n## Situation\nIt was slow.\n\n"
+        "## Result\n- Latency fell from 900 ms to 120 ms.\n\n## Stray\ntext\n",
+        encoding="utf-8",
+    )
+    return notes
+
+
+def _read(notes: Path, config: Config | None = None) -> tuple[Notes, ParseCache]:
+    config = config or default_config()
+    cache = ParseCache.for_notes(notes, config)
+    return read_notes([notes], config, cache=cache), cache
+
+
+def test_cache_lives_in_the_cache_directory(cache_home: Path) -> None:
+    assert cache_dir() == cache_home
+
+
+def test_an_edit_reparses_only_that_note(tmp_path: Path, parsed: list[str]) -> None:
+    notes = _notes(tmp_path)
+    first, cache = _read(notes)
+    assert sorted(parsed) == ["billing-refactor.md", "queue-outage.md", "third.md"]
+    assert cache.save()
+    parsed.clear()
+
+    again, cache = _read(notes)
+    assert parsed == []
+    assert (cache.hits, cache.misses) == (3, 0)
+    assert again == first
+    assert not cache.save()  # nothing changed: nothing written
+
+    story = outage()
+    story.results[0] = "Order flow recovered within 25 minutes."
+    story.write(notes)
+    edited, cache = _read(notes)
+    assert parsed == ["queue-outage.md"]
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert edited == read_notes([notes], default_config())  # what a cold read gives
+
+
+def test_results_are_identical_with_and_without_the_cache(tmp_path: Path) -> None:
+    notes = _notes(tmp_path)
+    cold = read_notes([notes], default_config())
+    _, cache = _read(notes)
+    cache.save()
+    warm, cache = _read(notes)
+    assert cache.hits == 3
+    assert warm == cold
+    assert warm.diagnostics == cold.diagnostics
+    assert [d.code for d in warm.diagnostics] == [d.code for d in cold.diagnostics]
+
+
+def test_a_config_change_invalidates_the_cache(tmp_path: Path, parsed: list[str]) -> None:
+    notes = _notes(tmp_path)
+    _, cache = _read(notes)
+    cache.save()
+    parsed.clear()
+    other = config_from_text("labels:\n  situation: [situation, setting]\n")
+    _, cache = _read(notes, other)
+    assert len(parsed) == 3
+    assert cache.hits == 0
+
+
+def test_a_renamed_note_is_parsed_again(tmp_path: Path, parsed: list[str]) -> None:
+    """Diagnostics and sources carry the path: the same text elsewhere is a new entry."""
+    notes = _notes(tmp_path)
+    _, cache = _read(notes)
+    cache.save()
+    parsed.clear()
+    (notes / "third.md").rename(notes / "fourth.md")
+    result, _ = _read(notes)
+    assert parsed == ["fourth.md"]
+    assert any(d.location.path.endswith("fourth.md") for d in result.diagnostics)
+
+
+def _split(data: bytes) -> tuple[bytes, Any]:
+    """A cache file's header line and its pickled (key, entries)."""
+    end = data.index(b"\n") + 1
+    return data[:end], pickle.loads(data[end:])
+
+
+def _cache_file(home: Path) -> Path:
+    (path,) = home.glob("parse-*.pickle")
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda _: b"", id="empty"),
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda _: b"\x80\x05garbage" * 50, id="garbage"),
+        pytest.param(lambda data: _split(data)[0] + b"not a pickle", id="bad-pickle"),
+        pytest.param(
+            lambda data: _split(data)[0] + pickle.dumps(("key", ["not", "a", "dict"])),
+            id="wrong-shape",
+        ),
+        pytest.param(
+            lambda data: _split(data)[0] + pickle.dumps(("another key", _split(data)[1][1])),
+            id="other-code-or-config",
+        ),
+    ],
+)
+def test_a_damaged_cache_is_ignored(
+    tmp_path: Path, cache_home: Path, parsed: list[str], damage: Callable[[bytes], bytes]
+) -> None:
+    notes = _notes(tmp_path)
+    cold, cache = _read(notes)
+    cache.save()
+    path = _cache_file(cache_home)
+    path.write_bytes(damage(path.read_bytes()))
+    parsed.clear()
+    again, cache = _read(notes)
+    assert len(parsed) == 3
+    assert again == cold
+    assert cache.save()  # and it is replaced by a good one
+    parsed.clear()
+    _read(notes)
+    assert parsed == []
+
+
+def test_foreign_entries_are_ignored(tmp_path: Path, cache_home: Path, parsed: list[str]) -> None:
+    """An entry of the right key but the wrong content is a miss, not a crash."""
+    notes = _notes(tmp_path)
+    _, cache = _read(notes)
+    cache.save()
+    path = _cache_file(cache_home)
+    header, (key, entries) = _split(path.read_bytes())
+    shown = sorted(entries)
+    entries[shown[0]] = ("not", "a", "pair")
+    entries[shown[1]] = (entries[shown[1]][0], pickle.dumps(("not stories", ())))
+    entries[shown[2]] = (entries[shown[2]][0], b"\x80\x05not a pickle")
+    path.write_bytes(header + pickle.dumps((key, entries)))
+    parsed.clear()
+    again, cache = _read(notes)
+    assert len(parsed) == 3
+    assert again == read_notes([notes], default_config())
+
+
+def test_an_unwritable_cache_does_not_fail_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Result]
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+    notes = _notes(tmp_path)
+    result = cli("build", notes, "-o", tmp_path / "decks")
+    assert result.exit_code == 0, result.output
+    assert blocker.read_text(encoding="utf-8") == ""
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_builds_with_and_without_the_cache_are_byte_identical(
+    tmp_path: Path, cache_home: Path, cli: Callable[..., Result]
+) -> None:
+    notes = _notes(tmp_path)
+    assert cli("build", notes, "-o", tmp_path / "one").exit_code == 0
+    lock = (notes / "storydeck.lock").read_bytes()
+    assert len(list(cache_home.glob("parse-*.pickle"))) == 1
+    # The second build reads everything from the cache, into a fresh directory.
+    assert cli("build", notes, "-o", tmp_path / "two").exit_code == 0
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "two")
+    assert (notes / "storydeck.lock").read_bytes() == lock
+
+
+def test_nothing_is_left_in_the_notes_or_the_decks(
+    tmp_path: Path, cache_home: Path, cli: Callable[..., Result]
+) -> None:
+    notes = _notes(tmp_path)
+    before = _tree(notes)
+    decks = tmp_path / "decks"
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    assert sorted(p.name for p in decks.iterdir()) == [
+        "storydeck-L4.apkg",
+        "storydeck-L5.apkg",
+        "storydeck-all.apkg",
+    ]
+    after = _tree(notes)
+    del after["storydeck.lock"]
+    assert after == before
+    assert [p.name for p in cache_home.iterdir()] == [_cache_file(cache_home).name]
+
+
+def test_a_failed_build_writes_no_cache(
+    tmp_path: Path, cache_home: Path, cli: Callable[..., Result]
+) -> None:
+    notes = _notes(tmp_path)
+    (notes / "broken.md").write_text("---\ntitle: **bold**\n---\n", encoding="utf-8")
+    assert cli("build", notes, "-o", tmp_path / "decks").exit_code == 1
+    assert not cache_home.exists()
+
+
+def test_old_cache_files_are_pruned(tmp_path: Path, cache_home: Path) -> None:
+    cache_home.mkdir()
+    for n in range(KEEP_FILES + 5):
+        (cache_home / f"parse-old{n:03d}.pickle").write_bytes(b"x")
+    notes = _notes(tmp_path)
+    _, cache = _read(notes)
+    assert cache.save()
+    files = list(cache_home.glob("parse-*.pickle"))
+    assert len(files) == KEEP_FILES
+    assert cache.path in files

@@ -1,0 +1,263 @@
+"""What the speed work must not change: parallel parsing gives what serial parsing
+gives, the executemany writer writes the rows genanki writes, a package is skipped
+only when it is already what the build would write, and `--help` stays light."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import genanki
+import pytest
+from click.testing import Result
+
+import storydeck.notes
+from conftest import EPOCH, REPO, SEEDS
+from storydeck.build import analyse, open_project
+from storydeck.cache import CACHE_ENV, ParseCache
+from storydeck.config import default_config
+from storydeck.notes import read_notes
+from storydeck.package import PlannedNote, deck_id, package_bytes, plan_notes
+from storydeck.templates import note_types
+from test_roundtrip import outage, refactor
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(home))
+    return home
+
+
+def _bank(root: Path) -> Path:
+    """The shipped notes and, when present, the seed notes (messy, several stories
+    per file, warnings and errors), copied twice over into `root`."""
+    notes = root / "bank"
+    for copy in ("a", "b"):
+        shutil.copytree(REPO / "source_notes", notes / copy)
+        (notes / copy / "storydeck.lock").unlink(missing_ok=True)
+        if SEEDS.is_dir():
+            shutil.copytree(SEEDS, notes / copy / "seeds")
+    return notes
+
+
+def test_parallel_parsing_gives_what_serial_parsing_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = _bank(tmp_path)
+    config = default_config()
+    serial = read_notes([notes], config, jobs=1)
+    monkeypatch.setattr(storydeck.notes, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(storydeck.notes, "_CHUNK", 3)
+    spread = read_notes([notes], config, jobs=2)
+    assert len(serial.files) > 6  # more than one chunk per worker
+    assert spread == serial
+    # and through the cache: what workers sent back is what a later build reads
+    cache = ParseCache.for_notes(notes, config)
+    assert read_notes([notes], config, cache=cache, jobs=2) == serial
+    cache.save()
+    cache = ParseCache.for_notes(notes, config)
+    assert read_notes([notes], config, cache=cache, jobs=2) == serial
+    assert cache.misses == 0
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_parallel_and_serial_builds_are_byte_identical(
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    private_cache: Path,
+) -> None:
+    notes, decks = tmp_path / "notes", tmp_path / "decks"
+    notes.mkdir()
+    outage().write(notes)
+    refactor().write(notes)
+    shutil.copytree(REPO / "source_notes", notes / "shipped")
+    (notes / "shipped" / "storydeck.lock").unlink()
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    serial = _tree(notes), _tree(decks)
+    for path in (decks, private_cache):
+        shutil.rmtree(path)
+    (notes / "storydeck.lock").unlink()
+    monkeypatch.setattr(storydeck.notes, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(storydeck.notes, "_CHUNK", 2)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    assert (_tree(notes), _tree(decks)) == serial
+
+
+# --- the package writer -------------------------------------------------------------------
+
+
+class _StampedNote(genanki.Note):  # type: ignore[misc]
+    """genanki's own note, stamped with its mod time (what storydeck packages carry)."""
+
+    def __init__(self, *, mod: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mod = mod
+
+    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
+        del timestamp
+        id_gen.at_least(self.mod * 1000)
+        super().write_to_db(cursor, self.mod, deck_id, id_gen)
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.last = 0
+
+    def at_least(self, value: int) -> None:
+        self.last = max(self.last, value - 1)
+
+    def __next__(self) -> int:
+        self.last += 1
+        return self.last
+
+
+def _genanki_database(notes: list[PlannedNote], notetype_mod: int) -> bytes:
+    """The collection genanki itself writes for `notes`, one `execute` per row."""
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
+    models = {}
+    for note_type in note_types():
+        models[note_type.cloze] = genanki.Model(
+            note_type.id,
+            note_type.name,
+            fields=[{"name": f} for f in note_type.fields],
+            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in note_type.templates],
+            css=note_type.css,
+            model_type=genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK,
+        )
+    decks: dict[str, genanki.Deck] = {}
+    for position, note in enumerate(notes):
+        if note.deck not in decks:
+            decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
+            decks[note.deck].add_model(models[False])
+            decks[note.deck].add_model(models[True])
+        decks[note.deck].add_note(
+            _StampedNote(
+                mod=note.mod,
+                model=models[note.cloze],
+                fields=list(note.fields),
+                tags=list(note.tags),
+                guid=note.guid,
+                due=position,
+            )
+        )
+    connection = sqlite3.connect(":memory:")
+    cursor = connection.cursor()
+    cursor.executescript(APKG_SCHEMA)
+    cursor.executescript(APKG_COL)
+    ids = _Ids()
+    for name in sorted(decks):
+        decks[name].write_to_db(cursor, notetype_mod, ids)
+    connection.commit()
+    return connection.serialize()
+
+
+def _rows(database: bytes) -> dict[str, Any]:
+    db = sqlite3.connect(":memory:")
+    db.deserialize(database)
+    row = db.execute("SELECT models, decks, dconf, conf FROM col").fetchone()
+    return {
+        "notes": db.execute("SELECT * FROM notes ORDER BY id").fetchall(),
+        "cards": db.execute("SELECT * FROM cards ORDER BY id").fetchall(),
+        # genanki writes the note types once per deck into one JSON object: the last wins
+        "col": [json.loads(value) for value in row],
+    }
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    shutil.copytree(REPO / "source_notes", notes)
+    analysis = analyse(open_project([notes]))
+    planned = plan_notes(analysis.identified, analysis.project.config)
+    assert len(planned) > 100
+    for group in (planned, planned[:7], planned[-3:]):
+        ours = zipfile.ZipFile(io.BytesIO(package_bytes(group, EPOCH))).read("collection.anki2")
+        theirs = _genanki_database(group, EPOCH)
+        assert _rows(ours) == _rows(theirs)
+
+
+# --- skipping packages that are already built ---------------------------------------------
+
+
+def test_an_unchanged_package_is_not_rendered_again(
+    tmp_path: Path, cli: Callable[..., Result], fixed_time: Callable[[int], None]
+) -> None:
+    notes, decks = tmp_path / "notes", tmp_path / "decks"
+    notes.mkdir()
+    outage().write(notes)
+    refactor().write(notes)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    first = _tree(decks)
+
+    again = json.loads(cli("build", notes, "-o", decks, "--json").stdout)
+    assert [f["written"] for f in again["files"]] == [False, False, False]
+
+    # a damaged package is rebuilt, to the same bytes
+    damaged = decks / "storydeck-L4.apkg"
+    damaged.write_bytes(damaged.read_bytes()[:-30])
+    rebuilt = json.loads(cli("build", notes, "-o", decks, "--json").stdout)
+    assert [Path(f["path"]).name for f in rebuilt["files"] if f["written"]] == [damaged.name]
+    assert _tree(decks) == first
+
+    # an edit rewrites its level's package and the combined one, not the others
+    story = outage()
+    story.results[0] = "Order flow recovered within 25 minutes."
+    story.write(notes)
+    fixed_time(EPOCH + 60)
+    edited = json.loads(cli("build", notes, "-o", decks, "--json").stdout)
+    written = sorted(Path(f["path"]).name for f in edited["files"] if f["written"])
+    assert written == ["storydeck-L5.apkg", "storydeck-all.apkg"]
+    assert (decks / "storydeck-L4.apkg").read_bytes() == first["storydeck-L4.apkg"]
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_a_package_from_elsewhere_is_not_taken_for_ours(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    notes, decks = tmp_path / "notes", tmp_path / "decks"
+    notes.mkdir()
+    outage().write(notes)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    good = (decks / "storydeck-all.apkg").read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("collection.anki2", b"not ours")
+    (decks / "storydeck-all.apkg").write_bytes(buffer.getvalue())
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    assert (decks / "storydeck-all.apkg").read_bytes() == good
+
+
+# --- start-up -----------------------------------------------------------------------------
+
+
+def test_help_does_not_load_the_heavy_modules() -> None:
+    probe = (
+        "import sys\n"
+        "from storydeck.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ['genanki', 'markdown_it', 'mdit_py_plugins', 'yaml', 'sqlite3',"
+        " 'storydeck.parse', 'storydeck.package']\n"
+        "sys.stderr.write(repr([m for m in heavy if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stderr.strip() == "[]"
