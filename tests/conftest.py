@@ -20,6 +20,14 @@ SEEDS = REPO.parent / "shared" / "seeds"
 EPOCH = 1_760_000_000
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds in tests keep their parse cache in a temporary folder, not in ~/.cache."""
+    monkeypatch.setenv("STORYDECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def seeds_dir() -> Path:
     """The seed notes beside the clone (../shared/seeds); tests that need them skip without."""
@@ -45,6 +53,8 @@ def cli() -> Callable[..., Result]:
     runner = CliRunner()
 
     def run(*args: str | os.PathLike[str]) -> Result:
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+        return runner.invoke(
+            main, [str(a) for a in args], prog_name="storydeck", catch_exceptions=False
+        )
 
     return run
