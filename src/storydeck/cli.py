@@ -1,51 +1,91 @@
-"""The command line: a thin click layer over the library. The only module that prints."""
+"""The command line: a thin click layer over the library. The only module that prints.
+
+Each command validates its arguments, makes one library call and reports; library
+errors are caught in one place (`_fail`) and exit 1. Usage errors exit 2 (click).
+Heavy modules are imported inside the commands so `storydeck --help` starts fast.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from storydeck import __version__
 from storydeck.errors import InputErrors, NotesError, StorydeckError
 from storydeck.model import Diagnostic, Location, Severity
 
+#: One example per command, shown at the end of its --help (and checked by the tests).
 EXAMPLES = {
     "build": "storydeck build source_notes -o decks",
+    "lint": "storydeck lint source_notes",
+    "stats": "storydeck stats source_notes",
+    "new": 'storydeck new "Payment outage" --level L5 --theme production-incidents',
+    "preview": "storydeck preview source_notes -o decks/preview.html",
     "dump": "storydeck dump source_notes/production-incidents --json",
+    "config": "storydeck config source_notes",
     "forget-removed": "storydeck forget-removed source_notes",
     "forget-moved": "storydeck forget-moved source_notes",
 }
 
+#: Above this many note files, `build` shows a progress bar on a terminal.
+PROGRESS_FILES = 200
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def _epilog(name: str) -> str:
-    return f"Example:\n\n    {EXAMPLES[name]}"
+    return f"\b\nExample:\n  {EXAMPLES[name]}"
+
+
+def _color() -> bool | None:
+    """No colour when NO_COLOR is set; otherwise click decides (only on a terminal)."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    click.echo(text, err=err, color=_color())
+
+
+def _style(text: str, color: str, *, bold: bool = False) -> str:
+    return click.style(text, fg=color, bold=bold)
 
 
 def _fail(error: StorydeckError) -> NoReturn:
     """Report a library error the one way the CLI does, and exit 1."""
     if isinstance(error, InputErrors):
-        _print_diagnostics(error.diagnostics, warnings=True)
+        _print_diagnostics(error.diagnostics)
         count = sum(1 for d in error.diagnostics if d.severity is Severity.ERROR)
-        click.echo(
-            f"Error: {count} error{'s' if count != 1 else ''} in the notes; nothing was written.",
+        _echo(
+            f"{_style('Error:', 'red', bold=True)} {_plural(count, 'error')} in the notes; "
+            "nothing was written.",
             err=True,
         )
     else:
-        click.echo(f"Error: {error}", err=True)
+        _echo(f"{_style('Error:', 'red', bold=True)} {error}", err=True)
     sys.exit(1)
 
 
-def _print_diagnostics(diagnostics: Sequence[Diagnostic], *, warnings: bool) -> None:
-    for diagnostic in diagnostics:
-        if diagnostic.severity is Severity.WARNING and not warnings:
-            continue
-        label = "error" if diagnostic.severity is Severity.ERROR else "warning"
-        click.echo(f"{diagnostic}: {label} [{diagnostic.code}]", err=True)
+def _print_diagnostics(diagnostics: Sequence[Diagnostic], *, err: bool = True) -> None:
+    for d in diagnostics:
+        label = (
+            _style("error", "red") if d.severity is Severity.ERROR else _style("warning", "yellow")
+        )
+        _echo(f"{d.location}: {label}: {d.message} [{d.code}]", err=err)
+        if d.hint:
+            _echo(f"  hint: {d.hint}", err=err)
+
+
+def _plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    plural = word[:-1] + "ies" if word.endswith("y") and word[-2] not in "aeiou" else word + "s"
+    return f"{count} {plural}"
 
 
 def _require_dir(path: Path) -> None:
@@ -56,28 +96,61 @@ def _require_dir(path: Path) -> None:
         )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+class _Bar:
+    """A progress bar on stderr for large banks, shown only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if self.enabled and total > PROGRESS_FILES and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label="Reading notes", file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="storydeck")
+@contextmanager
+def _library_errors() -> Iterator[None]:
+    try:
+        yield
+    except StorydeckError as error:
+        _fail(error)
+
+
+# --- the group ----------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(None, "-V", "--version", package_name="storydeck", prog_name="storydeck")
 def main() -> None:
     """Turn behavioral-interview story notes into Anki decks that survive editing.
 
-    Keep your stories as markdown notes, run `storydeck build`, import the
-    decks into Anki; edit a note, build and import again: edited cards update
-    in place and no review history is lost.
+    Keep your stories as markdown notes, run `storydeck build`, import the decks
+    into Anki; edit a note, build and import again: edited cards update in place
+    and no review history is lost.
     """
 
 
-NOTES_DIR = click.argument(
-    "notes_dir", default="source_notes", type=click.Path(path_type=Path), required=False
-)
+def notes_dir_argument(func: F) -> F:
+    return click.argument(
+        "notes_dir", default="source_notes", required=False, type=click.Path(path_type=Path)
+    )(func)
+
+
+# --- build --------------------------------------------------------------------------------
 
 
 @main.command(epilog=_epilog("build"))
-@NOTES_DIR
+@notes_dir_argument
 @click.option(
     "-o",
     "--out",
@@ -90,17 +163,19 @@ NOTES_DIR = click.argument(
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 def build(notes_dir: Path, out_dir: Path, quiet: bool, as_json: bool) -> None:
-    """Build the notes in NOTES_DIR into Anki decks (default: source_notes)."""
+    """Build the notes in NOTES_DIR (default: source_notes) into Anki decks."""
     from storydeck.build import build as run_build
     from storydeck.build import open_project
 
-    try:
+    bar = _Bar(enabled=not (quiet or as_json))
+    with _library_errors():
         _require_dir(notes_dir)
-        project = open_project([notes_dir])
-        report = run_build(project, out_dir)
-    except StorydeckError as error:
-        _fail(error)
+        try:
+            report = run_build(open_project([notes_dir]), out_dir, progress=bar)
+        finally:
+            bar.close()
     identified = report.analysis.identified
+    warnings = [d for d in report.diagnostics if d.severity is Severity.WARNING]
     summary: dict[str, Any] = {
         "stories": len(report.analysis.notes.stories),
         "notes": len(report.analysis.notes.files),
@@ -112,7 +187,7 @@ def build(notes_dir: Path, out_dir: Path, quiet: bool, as_json: bool) -> None:
         "newly_removed": identified.newly_removed,
         "moved": [
             {
-                "story": m.anchor,
+                "story": m.story,
                 "from": m.old_deck,
                 "to": m.new_deck,
                 "cards": m.count,
@@ -124,42 +199,200 @@ def build(notes_dir: Path, out_dir: Path, quiet: bool, as_json: bool) -> None:
             {"path": str(path), "notes": count, "written": written}
             for path, count, written in report.files
         ],
-        "warnings": sum(1 for d in report.diagnostics if d.severity is Severity.WARNING),
+        "lock": str(report.analysis.project.lock_path),
+        "warnings": len(warnings),
     }
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        _echo(json.dumps(summary, indent=2))
         return
     if quiet:
         return
-    _print_diagnostics(report.diagnostics, warnings=True)
+    _print_diagnostics(warnings)
     total = sum(report.kinds.values())
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items()))
-    click.echo(
-        f"Read {_plural(summary['stories'], 'story').replace('storys', 'stories')} "
-        f"from {_plural(summary['notes'], 'note')}."
-    )
-    click.echo(f"Cards: {total} ({kinds}).")
-    click.echo(
+    _echo(f"Read {_plural(summary['stories'], 'story')} from {_plural(summary['notes'], 'note')}.")
+    _echo(f"Cards: {total} ({kinds}).")
+    _echo(
         f"Since the last build: {identified.new} new, {identified.updated} updated, "
         f"{identified.unchanged} unchanged, {identified.newly_removed} removed."
     )
     if identified.removed:
-        click.echo(
+        _echo(
             f"{_plural(len(identified.removed), 'removed card')} kept in the decks, tagged "
             "storydeck::removed: search `tag:storydeck::removed` in Anki to delete them, "
             "then run `storydeck forget-removed`."
         )
     for moved in identified.moved:
-        click.echo(
-            f"Moved: {_plural(moved.count, 'card')} of {moved.anchor} now belong in "
-            f"{moved.new_deck!r}; Anki keeps them in {moved.old_deck!r}. In the Browser, "
-            f"search {moved.search} and use Change Deck, then run `storydeck forget-moved`."
+        _echo(
+            f"Moved: {_plural(moved.count, 'card')} of {moved.story or 'the prompt cards'} "
+            f"now belong in {moved.new_deck!r}; Anki keeps them in {moved.old_deck!r}. In the "
+            f"Browser, search {moved.search} and use Change Deck, then run "
+            "`storydeck forget-moved`."
         )
     written = [f for f in report.files if f[2]]
     for path, count, _ in written:
-        click.echo(f"Wrote {path} ({_plural(count, 'note')}).")
+        _echo(f"Wrote {path} ({_plural(count, 'note')}).")
     if not written:
-        click.echo(f"Decks in {out_dir} are up to date.")
+        _echo(f"Decks in {out_dir} are up to date.")
+
+
+# --- lint ---------------------------------------------------------------------------------
+
+
+@main.command(epilog=_epilog("lint"))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
+def lint(paths: tuple[Path, ...], list_rules: bool) -> None:
+    """Check stories the way an interviewer would listen to them.
+
+    PATHS are notes directories or files (default: source_notes). Exits 1 when
+    there are errors, 0 when there are only warnings. Rules are turned off with
+    `lint.disable` in storydeck.yaml and made errors with `lint.error`.
+    """
+    from storydeck.build import open_project
+    from storydeck.lint import RULES
+    from storydeck.lint import lint as run_lint
+    from storydeck.notes import read_notes
+
+    if list_rules:
+        for code, text in RULES.items():
+            _echo(f"{code:22} {text}")
+        return
+    targets = list(paths) or [Path("source_notes")]
+    with _library_errors():
+        project = open_project(targets)
+        notes = read_notes(targets, project.config)
+        findings = (*notes.diagnostics, *run_lint(notes.stories, project.config))
+    _print_diagnostics(findings, err=False)
+    errors = sum(1 for d in findings if d.severity is Severity.ERROR)
+    warnings = len(findings) - errors
+    _echo(
+        f"{_plural(len(notes.stories), 'story')} checked: "
+        f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}."
+    )
+    if errors:
+        sys.exit(1)
+
+
+# --- stats --------------------------------------------------------------------------------
+
+
+@main.command(epilog=_epilog("stats"))
+@notes_dir_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
+def stats(notes_dir: Path, as_json: bool) -> None:
+    """Show stories and cards per theme and level, and the gaps still to prepare."""
+    from storydeck.build import open_project
+    from storydeck.cards import build_cards
+    from storydeck.notes import read_notes
+    from storydeck.stats import coverage
+
+    with _library_errors():
+        _require_dir(notes_dir)
+        project = open_project([notes_dir])
+        notes = read_notes([notes_dir], project.config)
+        if notes.errors:
+            raise InputErrors(notes.diagnostics)
+        cards = build_cards(notes.stories, project.config)
+    matrix = coverage(notes.stories, cards, project.config)
+    if as_json:
+        data = {
+            "levels": list(matrix.levels),
+            "themes": list(matrix.themes),
+            "cells": [
+                {
+                    "level": level,
+                    "theme": theme,
+                    "stories": matrix.stories.get((level, theme), 0),
+                    "cards": matrix.cards.get((level, theme), 0),
+                }
+                for theme in matrix.themes
+                for level in matrix.levels
+            ],
+            "empty": len(matrix.empty),
+        }
+        _echo(json.dumps(data, indent=2))
+        return
+    config = project.config
+    names = {t: config.theme_title(t) for t in matrix.themes}
+    width = max(len(n) for n in names.values())
+    cell = max(9, *(len(level) + 1 for level in matrix.levels))
+    _echo("Stories (cards) per theme and level; '-' is a gap to prepare.")
+    _echo("")
+    _echo(f"{'':{width}}" + "".join(f"{level:>{cell}}" for level in matrix.levels))
+    for theme in matrix.themes:
+        row = ""
+        for level in matrix.levels:
+            count = matrix.stories.get((level, theme), 0)
+            text = f"{count} ({matrix.cards.get((level, theme), 0)})" if count else "-"
+            row += f"{text:>{cell}}"
+        _echo(f"{names[theme]:{width}}{row}")
+    total = len(matrix.levels) * len(matrix.themes)
+    _echo("")
+    _echo(
+        f"{_plural(len(notes.stories), 'story')}, {_plural(len(cards), 'card')}; "
+        f"{len(matrix.empty)} of {total} cells empty."
+    )
+
+
+# --- new ----------------------------------------------------------------------------------
+
+
+@main.command(epilog=_epilog("new"))
+@click.argument("title")
+@click.option("--level", "-l", required=True, help="Level id or alias (L5, IC5, Senior...).")
+@click.option("--theme", "-t", default=None, help="Theme id (production-incidents...).")
+@click.option(
+    "--dir",
+    "notes_dir",
+    default="source_notes",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Notes directory to write into.",
+)
+def new(title: str, level: str, theme: str | None, notes_dir: Path) -> None:
+    """Write a note skeleton for a new story (never overwrites a file)."""
+    from storydeck.config import load_config
+    from storydeck.skeleton import new_note
+
+    with _library_errors():
+        config = load_config(notes_dir if notes_dir.is_dir() else None)
+        path = new_note(notes_dir, title, level, theme, config)
+    _echo(f"Wrote {path}: fill in each section, then run `storydeck build`.")
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+@main.command(epilog=_epilog("preview"))
+@notes_dir_argument
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    default="decks/preview.html",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write.",
+)
+@click.option("--dark", is_flag=True, help="Show the cards in night mode.")
+def preview(notes_dir: Path, out_file: Path, dark: bool) -> None:
+    """Write one HTML page showing every card, front and back, grouped by deck."""
+    from storydeck.build import analyse, open_project
+    from storydeck.package import write_atomic
+    from storydeck.preview import preview_page
+
+    with _library_errors():
+        _require_dir(notes_dir)
+        analysis = analyse(open_project([notes_dir]))
+        page = preview_page(
+            analysis.identified.cards, dark=dark, title=f"storydeck preview: {notes_dir}"
+        )
+        write_atomic(out_file, page.encode("utf-8"))
+    _echo(f"Wrote {out_file} ({_plural(len(analysis.identified.cards), 'note')}).")
+
+
+# --- dump ---------------------------------------------------------------------------------
 
 
 @main.command(epilog=_epilog("dump"))
@@ -168,12 +401,15 @@ def build(notes_dir: Path, out_dir: Path, quiet: bool, as_json: bool) -> None:
     "--json", "as_json", is_flag=True, help="Print the stories, cards and diagnostics as JSON."
 )
 def dump(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Show what storydeck recognised in PATHS: stories, cards and problems."""
+    """Show what storydeck recognised in PATHS: stories, cards and problems.
+
+    Reads the lockfile to show each card's guid but never writes anything.
+    """
     from storydeck.build import analyse, open_project
     from storydeck.dump import dump as dump_data
     from storydeck.notes import read_notes
 
-    try:
+    with _library_errors():
         project = open_project(list(paths))
         try:
             analysis = analyse(project)
@@ -182,30 +418,52 @@ def dump(paths: tuple[Path, ...], as_json: bool) -> None:
         except InputErrors:
             notes = read_notes(list(paths), project.config)
             stories, cards, diagnostics = notes.stories, (), notes.diagnostics
-    except StorydeckError as error:
-        _fail(error)
     failed = any(d.severity is Severity.ERROR for d in diagnostics)
     if as_json:
-        click.echo(json.dumps(dump_data(stories, cards, diagnostics), indent=2, ensure_ascii=False))
+        _echo(json.dumps(dump_data(stories, cards, diagnostics), indent=2, ensure_ascii=False))
+        if failed:
+            _print_diagnostics([d for d in diagnostics if d.severity is Severity.ERROR])
     else:
         for story in stories:
-            click.echo(f"{story.source.at_line()}: {story.id}")
-            click.echo(f"  {story.title}")
+            _echo(f"{story.source.at_line()}: {story.id}")
+            _echo(f"  {story.title}")
             themes = ", ".join(story.themes) or "no theme"
-            click.echo(f"  level {story.level or 'unknown'}; {themes}")
-            click.echo(
+            _echo(f"  level {story.level or 'unknown'}; {themes}")
+            _echo(
                 f"  {_plural(len(story.actions), 'step')}, "
                 f"{_plural(len(story.results), 'result')}, "
                 f"{_plural(len(story.lessons), 'lesson')}, "
                 f"{_plural(len(story.followups), 'follow-up')}"
             )
-        click.echo(
-            f"{_plural(len(stories), 'story').replace('storys', 'stories')}, "
-            f"{_plural(len(cards), 'card')}."
-        )
-        _print_diagnostics(diagnostics, warnings=True)
+        _echo(f"{_plural(len(stories), 'story')}, {_plural(len(cards), 'card')}.")
+        _print_diagnostics(diagnostics)
     if failed:
         sys.exit(1)
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@main.command("config", epilog=_epilog("config"))
+@notes_dir_argument
+def config_command(notes_dir: Path) -> None:
+    """Print the configuration in effect: storydeck.yaml over the built-in defaults."""
+    import yaml
+
+    from storydeck.config import config_data, load_config
+
+    with _library_errors():
+        config = load_config(notes_dir if notes_dir.is_dir() else None)
+    _echo(f"# storydeck configuration ({config.source})")
+    data = config_data(config)
+    _echo(
+        yaml.safe_dump(
+            data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+        ).rstrip()
+    )
+
+
+# --- lockfile maintenance -----------------------------------------------------------------
 
 
 def _rewrite_lock(notes_dir: Path, what: str) -> None:
@@ -213,12 +471,12 @@ def _rewrite_lock(notes_dir: Path, what: str) -> None:
     from storydeck.identity import forget_moved, forget_removed, read_lock
     from storydeck.package import write_atomic
 
-    try:
+    with _library_errors():
         _require_dir(notes_dir)
         project = open_project([notes_dir])
         path = project.lock_path
         if path is None or not path.exists():
-            click.echo(f"No lockfile in {notes_dir}: nothing to forget.")
+            _echo(f"No lockfile in {notes_dir}: nothing to forget.")
             return
         lock = read_lock(path)
         if what == "removed":
@@ -228,20 +486,18 @@ def _rewrite_lock(notes_dir: Path, what: str) -> None:
             decks = {card.guid: card.deck for card in analysis.identified.cards}
             new_lock, count = forget_moved(lock, decks)
         write_atomic(path, new_lock.to_text().encode("utf-8"))
-    except StorydeckError as error:
-        _fail(error)
-    click.echo(f"Forgot {_plural(count, f'{what} card')} in {path}.")
+    _echo(f"Forgot {_plural(count, f'{what} card')} in {path}.")
 
 
 @main.command("forget-removed", epilog=_epilog("forget-removed"))
-@NOTES_DIR
+@notes_dir_argument
 def forget_removed_command(notes_dir: Path) -> None:
     """Stop carrying cards removed from the notes (after deleting them in Anki)."""
     _rewrite_lock(notes_dir, "removed")
 
 
 @main.command("forget-moved", epilog=_epilog("forget-moved"))
-@NOTES_DIR
+@notes_dir_argument
 def forget_moved_command(notes_dir: Path) -> None:
     """Stop reporting cards whose deck changed (after moving them in Anki)."""
     _rewrite_lock(notes_dir, "moved")

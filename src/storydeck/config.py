@@ -43,6 +43,7 @@ class LintConfig:
     max_minutes: float
     min_followups: int
     disable: frozenset[str]
+    error: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ def _read_document(node: _Node, path: str) -> dict[str, Any]:
                     "max_minutes": "a number",
                     "min_followups": "a whole number",
                     "disable": "strings",
+                    "error": "strings",
                 },
             )
         elif name == "output":
@@ -325,6 +327,7 @@ def _build(data: dict[str, Any], source: str) -> Config:
             float(lint["max_minutes"]),
             int(lint["min_followups"]),
             frozenset(lint.get("disable", ())),
+            frozenset(lint.get("error", ())),
         ),
         output=OutputConfig(**data["output"]),
         extensions=tuple(e.lstrip(".").lower() for e in data["extensions"]),
@@ -372,3 +375,36 @@ def load_config(notes_root: Path | None) -> Config:
 
 def config_from_text(text: str, path: str = CONFIG_NAME) -> Config:
     return _build(_merge(_defaults(), _parse_yaml(text, path)), path)
+
+
+def config_data(config: Config) -> dict[str, Any]:
+    """A config as plain data in storydeck.yaml's shape (what `storydeck config` prints)."""
+    reverse_letters = {letter: section.value for letter, section in config.letters.items()}
+    labels: dict[str, Any] = {s.value: list(words) for s, words in config.labels.items()}
+    labels["question"] = list(config.question_labels)
+    labels["letters"] = reverse_letters
+    return {
+        "deck_root": config.deck_root,
+        "levels": {level.id: list(level.aliases) for level in config.levels},
+        "themes": {
+            t.id: {"title": t.title, "aliases": list(t.aliases), "question": t.question}
+            for t in config.themes
+        },
+        "labels": labels,
+        "trailers": list(config.trailers),
+        "followups": list(config.followups),
+        "lint": {
+            "words_per_minute": config.lint.words_per_minute,
+            "max_minutes": config.lint.max_minutes,
+            "min_followups": config.lint.min_followups,
+            "disable": sorted(config.lint.disable),
+            "error": sorted(config.lint.error),
+        },
+        "output": {
+            "prefix": config.output.prefix,
+            "per_level": config.output.per_level,
+            "combined": config.output.combined,
+        },
+        "extensions": list(config.extensions),
+        "allow_html": config.allow_html,
+    }
