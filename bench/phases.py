@@ -60,7 +60,9 @@ def main(argv: list[str]) -> int:
         cache.save()
         cache.close()
         lap("save cache")
-        cards = build_cards(notes.stories, project.config)
+        cards = build_cards(
+            notes.stories, project.config, made=notes.story_cards, answers=notes.story_answers
+        )
         lap(f"cards ({len(cards)})")
         lock = read_lock(project.lock_path) if project.lock_path else None
         lap("read lock")

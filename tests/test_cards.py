@@ -750,3 +750,14 @@ def test_lead_line() -> None:
     assert lead_line("Teams joined:\nRCE\n" + "y" * 200, 60) == "Teams joined: RCE…"
     assert lead_line("", 10) == ""
     assert len(lead_line("word " * 100, LINE_LIMIT)) <= LINE_LIMIT
+
+
+def test_copies_of_a_card_keep_every_field() -> None:
+    """`with_guid`/`with_fields` build cards directly (fast); they must miss no field."""
+    card = cards_of(STORY)[0]
+    assert replace(card, guid="g") == card.with_guid("g")
+    assert card.with_guid("g").guid == "g"
+    assert card.with_guid("g").fingerprint == card.fingerprint
+    moved = card.with_fields(card.fields | {"Source": "elsewhere.md:1"})
+    assert moved == replace(card, fields=moved.fields)
+    assert moved.fingerprint != card.fingerprint

@@ -78,7 +78,13 @@ def analyse(
         cache.save()
         cache.close()
     root = display_path(project.root) if project.root is not None else ""
-    cards = build_cards(notes.stories, project.config, root=root)
+    cards = build_cards(
+        notes.stories,
+        project.config,
+        root=root,
+        made=notes.story_cards,
+        answers=notes.story_answers,
+    )
     lock = read_lock(project.lock_path) if project.lock_path else Lock()
     identified = identify(
         cards, lock, build_time() if now is None else now, FIELDS, note_type_fingerprints()

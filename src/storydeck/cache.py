@@ -28,17 +28,22 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from storydeck import __version__
+from storydeck.cards import Card
 from storydeck.config import Config
 from storydeck.model import Diagnostic, Story
 
-#: What parsing one note gives: its stories and its diagnostics.
-Parsed = tuple[tuple[Story, ...], tuple[Diagnostic, ...]]
+#: What reading one note gives: its stories, its diagnostics, each story's own cards
+#: (every kind but prompt cards, which depend on the whole bank) and each story's
+#: answer on a prompt card.
+Parsed = tuple[
+    tuple[Story, ...], tuple[Diagnostic, ...], tuple[tuple[Card, ...], ...], tuple[str, ...]
+]
 
 CACHE_ENV = "STORYDECK_CACHE_DIR"
 #: Cache files kept in the cache directory, one per notes directory; the least
 #: recently used go first.
 KEEP_FILES = 32
-_FORMAT = b"storydeck-parse-cache 3\n"
+_FORMAT = b"storydeck-parse-cache 5\n"
 
 
 def cache_dir() -> Path:
@@ -126,13 +131,15 @@ def _records() -> dict[type, tuple[str, ...]]:
     """The dataclasses of storydeck.model and their constructor's fields, in order."""
     from storydeck import model
 
-    return {
+    records = {
         value: tuple(f.name for f in dataclasses.fields(value) if f.init)
         for value in vars(model).values()
         if isinstance(value, type)
         and dataclasses.is_dataclass(value)
         and value.__module__ == model.__name__
     }
+    records[Card] = tuple(f.name for f in dataclasses.fields(Card) if f.init)
+    return records
 
 
 def unpack(blob: bytes) -> Parsed | None:
@@ -235,11 +242,19 @@ def _valid(parsed: object) -> TypeGuard[Parsed]:
     """A parse result's shape, checked before use (a cache file may come from anywhere)."""
     return (
         isinstance(parsed, tuple)
-        and len(parsed) == 2
+        and len(parsed) == 4
         and isinstance(parsed[0], tuple)
         and isinstance(parsed[1], tuple)
+        and isinstance(parsed[2], tuple)
+        and isinstance(parsed[3], tuple)
+        and len(parsed[2]) == len(parsed[3]) == len(parsed[0])
+        and all(isinstance(answer, str) for answer in parsed[3])
         and all(isinstance(story, Story) for story in parsed[0])
         and all(isinstance(diagnostic, Diagnostic) for diagnostic in parsed[1])
+        and all(
+            isinstance(cards, tuple) and all(isinstance(card, Card) for card in cards)
+            for cards in parsed[2]
+        )
     )
 
 

@@ -12,10 +12,11 @@ questions, trimmed sentences, metric values) is escaped here.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from storydeck.config import Config
 from storydeck.metrics import Metric, Quantity, cloze, find_metrics
@@ -51,6 +52,12 @@ LINE_LIMIT = 200
 _KIND_ORDER = {k: i for i, k in enumerate(CardKind)}
 
 
+def fingerprint(parts: Iterable[str]) -> str:
+    """A short hash of some texts, in order: how storydeck tells content apart."""
+    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     """One note to be: its text, where it goes and where it came from."""
@@ -69,6 +76,14 @@ class Card:
     #: How many Anki cards the note makes (cloze deletions).
     count: int = 1
     guid: str = field(default="", compare=False)
+    #: A hash of what the note holds (kind, fields, tags): the lock compares it to tell
+    #: an edited card from an unchanged one. Worked out when the card is made.
+    fingerprint: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            parts = [self.kind.value, *(self.fields[f] for f in FIELDS), " ".join(self.tags)]
+            object.__setattr__(self, "fingerprint", fingerprint(parts))
 
     @property
     def story(self) -> str:
@@ -87,38 +102,75 @@ class Card:
     def is_cloze(self) -> bool:
         return self.kind is CardKind.METRIC
 
+    def with_guid(self, guid: str) -> Card:
+        """This card with its guid (a direct constructor call: `replace` is several times
+        slower, and a bank has tens of thousands of cards)."""
+        return self._copy(self.fields, guid, self.fingerprint)
 
-def build_cards(stories: Sequence[Story], config: Config, *, root: str = "") -> tuple[Card, ...]:
+    def with_fields(self, fields: dict[str, str]) -> Card:
+        return self._copy(fields, self.guid, "")
+
+    def _copy(self, fields: dict[str, str], guid: str, known: str) -> Card:
+        return Card(
+            self.kind,
+            self.anchor,
+            self.key,
+            self.deck,
+            self.tags,
+            fields,
+            self.source,
+            self.stories,
+            self.ordinal,
+            self.count,
+            guid,
+            known,
+        )
+
+
+def build_cards(
+    stories: Sequence[Story],
+    config: Config,
+    *,
+    root: str = "",
+    made: Sequence[Sequence[Card]] = (),
+    answers: Sequence[str] = (),
+) -> tuple[Card, ...]:
     """Every card of a bank, in the order a reader meets them.
 
     `root` is the notes directory as the stories' paths name it: the cards' Source
     field names files relative to it, so a card does not change with the directory
-    the build is run from.
+    the build is run from. `made` may hold each story's own cards, already made by
+    `story_cards` with the same root (in worker processes, or cached), and `answers`
+    each story's `story_answer`; prompt cards are made here.
     """
     cards: list[Card] = []
     order: dict[str, int] = {}
     for index, story in enumerate(stories):
         order[story.id] = index
-        cards.extend(story_cards(story, config))
-    cards.extend(prompt_cards(stories, config))
+        cards.extend(made[index] if made else story_cards(story, config, root))
+    cards.extend(_relative(prompt_cards(stories, config, answers), root))
     cards.sort(key=lambda c: (order.get(c.story, 0), _KIND_ORDER[c.kind], c.ordinal))
-    if root:
-        cards = [replace(c, fields=c.fields | {"Source": _relative(c, root)}) for c in cards]
     return tuple(cards)
 
 
-def _relative(card: Card, root: str) -> str:
-    prefix = _esc(root.rstrip("/") + "/")
-    names = card.fields["Source"].split(", ")
-    return ", ".join(n.removeprefix(prefix) for n in names)
-
-
-def story_cards(story: Story, config: Config) -> Iterator[Card]:
+def story_cards(story: Story, config: Config, root: str = "") -> Iterator[Card]:
     """The cards of one story that belong to it alone (every kind but prompt)."""
-    yield from _metric_cards(story, config)
-    yield from _action_cards(story, config)
-    yield from _lesson_cards(story, config)
-    yield from _followup_cards(story, config)
+    yield from _relative(_metric_cards(story, config), root)
+    yield from _relative(_action_cards(story, config), root)
+    yield from _relative(_lesson_cards(story, config), root)
+    yield from _relative(_followup_cards(story, config), root)
+
+
+def _relative(cards: Iterable[Card], root: str) -> Iterator[Card]:
+    """The cards with their Source naming files relative to `root`."""
+    if not root:
+        yield from cards
+        return
+    prefix = _esc(root.rstrip("/") + "/")
+    for card in cards:
+        names = card.fields["Source"].split(", ")
+        source = ", ".join(n.removeprefix(prefix) for n in names)
+        yield card.with_fields(card.fields | {"Source": source})
 
 
 # --- plain text: sentences, clipping, one-line summaries -------------------------------
@@ -515,8 +567,18 @@ def _question_key(question: str) -> str:
     return re.sub(r"[^\w]+", " ", question.casefold()).strip()
 
 
-def prompt_cards(stories: Sequence[Story], config: Config) -> Iterator[Card]:
-    """One card per interview question and level, naming every story that answers it."""
+def prompt_cards(
+    stories: Sequence[Story], config: Config, answers: Sequence[str] = ()
+) -> Iterator[Card]:
+    """One card per interview question and level, naming every story that answers it.
+
+    `answers` may hold each story's `story_answer`, already made (cached)."""
+    answer_of = dict(zip((s.id for s in stories), answers, strict=True)) if answers else {}
+
+    def answer(story: Story) -> str:
+        known = answer_of.get(story.id)
+        return known if known is not None else story_answer(story)
+
     groups: dict[tuple[str, str], tuple[str, list[Story]]] = {}
     for story in stories:
         for question in story_questions(story, config):
@@ -530,10 +592,10 @@ def prompt_cards(stories: Sequence[Story], config: Config) -> Iterator[Card]:
         level_name = level or "Unleveled"
         context = _div("sd-level", f"{level_name} · {config.theme_title(theme)}")
         if len(members) > 1:
-            items = "".join(f'<li class="sd-answer">{_story_answer(s)}</li>' for s in members)
+            items = "".join(f'<li class="sd-answer">{answer(s)}</li>' for s in members)
             back = f'<ul class="sd-stories">{items}</ul>'
         else:
-            back = f'<div class="sd-answer">{_story_answer(first)}</div>'
+            back = f'<div class="sd-answer">{answer(first)}</div>'
         front, detail = _fits(Text(question, _esc(question), first.source))
         yield Card(
             kind=CardKind.PROMPT,
@@ -559,7 +621,7 @@ def prompt_cards(stories: Sequence[Story], config: Config) -> Iterator[Card]:
         )
 
 
-def _story_answer(story: Story) -> str:
+def story_answer(story: Story) -> str:
     """Which story, in one line of situation and its headline result."""
     opening = story.situation or story.summary or story.task
     return "".join(

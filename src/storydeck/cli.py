@@ -293,7 +293,9 @@ def stats(notes_dir: Path, as_json: bool) -> None:
         notes = read_notes([notes_dir], project.config)
         if notes.errors:
             raise InputErrors(notes.diagnostics)
-        cards = build_cards(notes.stories, project.config)
+        cards = build_cards(
+            notes.stories, project.config, made=notes.story_cards, answers=notes.story_answers
+        )
     matrix = coverage(notes.stories, cards, project.config)
     if as_json:
         data = {

@@ -15,14 +15,14 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from storydeck.cards import PROMPT_ANCHOR, Card
+from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
 from storydeck.errors import LockError
 from storydeck.model import CardKind, Location
 
@@ -251,12 +251,10 @@ def make_guid(anchor: str, kind: str, key: str, salt: int = 0) -> str:
     return base64.b32encode(digest[:10]).decode("ascii").lower()
 
 
-def fingerprint(parts: Iterable[str]) -> str:
-    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8"))
-    return digest.hexdigest()[:16]
-
-
 def card_fingerprint(card: Card, fields: Sequence[str]) -> str:
+    """The card's content fingerprint (made with the card when `fields` is the note's)."""
+    if tuple(fields) == FIELDS:
+        return card.fingerprint
     values = card.fields
     return fingerprint([card.kind.value, *[values[f] for f in fields], " ".join(card.tags)])
 
@@ -354,11 +352,19 @@ def identify(
             counts["updated"] += 1
         if deck != card.deck:
             moved[(card.anchor, deck, card.deck)] += 1
-        entries[guid] = LockEntry(
-            card.anchor, card.kind.value, _short(card.key), print_, changed, deck
-        )
+        key = _short(card.key)
+        if (
+            old is not None
+            and old.changed == changed
+            and old.key == key
+            and old.anchor == card.anchor
+            and not old.removed
+        ):
+            entries[guid] = old  # unchanged: the lock keeps its entry as it was
+        else:
+            entries[guid] = LockEntry(card.anchor, card.kind.value, key, print_, changed, deck)
         mods[guid] = changed
-        out_cards.append(replace(card, guid=guid))
+        out_cards.append(card.with_guid(guid))
 
     removed: list[tuple[str, LockEntry]] = []
     newly_removed = 0
@@ -397,6 +403,7 @@ def identify(
     )
 
 
+@lru_cache(maxsize=1 << 16)
 def _short(key: str) -> str:
     """A key as the lock keeps it: single spaces, at most _KEY_LIMIT characters.
 
@@ -431,6 +438,24 @@ def _match(
     """Pair a group's cards with its lock entries: exact text first, then most similar."""
     out: dict[int, str] = {}
     free = sorted(guids, key=lambda g: (lock.cards[g].removed, g))
+    # 0. the same text as stored (most cards of most builds): no normalising needed
+    stored: dict[str, list[str]] = {}
+    for guid in free:
+        stored.setdefault(lock.cards[guid].key, []).append(guid)
+    rest: list[tuple[Card, int]] = []
+    for card, index in zip(cards, indexes, strict=True):
+        same = stored.get(_short(card.key))  # _short is cached: the build asks again below
+        if same:
+            out[index] = same.pop(0)
+        else:
+            rest.append((card, index))
+    if not rest:
+        return out
+    taken_early = set(out.values())
+    free = [g for g in free if g not in taken_early]
+    if not free:
+        return out
+    cards, indexes = [c for c, _ in rest], [i for _, i in rest]
     normal = {g: _normal(lock.cards[g].key) for g in free}
     keys = [_normal(card.key) for card in cards]
     # 1. exact keys (live entries before removed ones)

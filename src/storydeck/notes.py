@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
+from storydeck.cards import Card
 from storydeck.config import CONFIG_NAME, Config
 from storydeck.errors import NotesError
 from storydeck.model import Diagnostic, Location, Severity, Story
@@ -31,6 +32,10 @@ class Notes:
     stories: tuple[Story, ...]
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
+    #: Each story's own cards (see cards.story_cards), in the order of `stories`.
+    story_cards: tuple[tuple[Card, ...], ...] = ()
+    #: Each story's answer on its prompt card (see cards.story_answer).
+    story_answers: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -214,6 +219,8 @@ def read_notes(
     processes (default: one per core); results are the same as parsing in order.
     """
     files, diagnostics = find_note_files(paths, config)
+    root = notes_root(paths)
+    shown_root = display_path(root) if root is not None else ""
     if progress is not None:
         progress.start(len(files))
     shown_files: list[str] = []
@@ -233,13 +240,19 @@ def read_notes(
             todo.append((len(results), shown, text, digest))
         results.append(cached if cached is not None else _PENDING)
     parsed = _parse_many(
-        [(shown, text) for _, shown, text, _ in todo], config, jobs, progress, cache is not None
+        [(shown, text) for _, shown, text, _ in todo],
+        (config, shown_root),
+        jobs,
+        progress,
+        cache is not None,
     )
     for (index, shown, _, digest), (result, blob) in zip(todo, parsed, strict=True):
         results[index] = result
         if cache is not None:
             cache.put(shown, digest, blob or pack(result))
     stories: list[Story] = []
+    story_cards: list[tuple[Card, ...]] = []
+    story_answers: list[str] = []
     for outcome in results:
         if isinstance(outcome, NotesError):
             # No line: reading the file failed; a line: its bytes are not a note.
@@ -248,19 +261,27 @@ def read_notes(
         else:
             stories.extend(outcome[0])
             diagnostics.extend(outcome[1])
+            story_cards.extend(outcome[2])
+            story_answers.extend(outcome[3])
     if progress is not None:
         for _ in range(len(files) - len(todo)):
             progress.advance()
     diagnostics.extend(_duplicate_ids(stories))
-    return Notes(tuple(stories), tuple(diagnostics), tuple(shown_files))
+    return Notes(
+        tuple(stories),
+        tuple(diagnostics),
+        tuple(shown_files),
+        tuple(story_cards),
+        tuple(story_answers),
+    )
 
 
-_PENDING: Parsed = ((), ())
+_PENDING: Parsed = ((), (), (), ())
 
 
 def _parse_many(
     notes: Sequence[tuple[str, str]],
-    config: Config,
+    setting: tuple[Config, str],
     jobs: int | None,
     progress: Progress | None,
     packed: bool,
@@ -277,7 +298,7 @@ def _parse_many(
     if workers < 2 or len(notes) < PARALLEL_MIN:
         out: list[tuple[Parsed, bytes | None]] = []
         for shown, text in notes:
-            result = _parse(text, shown, config)
+            result = _parse(text, shown, setting)
             out.append((result, pack(result) if packed else None))
             if progress is not None:
                 progress.advance()
@@ -289,7 +310,7 @@ def _parse_many(
 
     # Forked workers inherit the parser and the compiled vocabulary from here;
     # elsewhere (no fork) they start afresh.
-    vocabulary(config)
+    vocabulary(setting[0])
     method = "fork" if sys.platform == "linux" else "spawn"
     # About four chunks per worker at least, so that none waits long for the last.
     size = max(1, min(_CHUNK, -(-len(notes) // (workers * 4))))
@@ -299,7 +320,7 @@ def _parse_many(
         workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_init_worker,
-        initargs=(config,),
+        initargs=(setting,),
     ) as pool:
         for chunk, blobs in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):
             for blob in blobs:
@@ -313,23 +334,32 @@ def _parse_many(
     return out
 
 
-_WORKER_CONFIG: list[Config] = []
+_WORKER_SETTING: list[tuple[Config, str]] = []
 
 
-def _init_worker(config: Config) -> None:
-    _WORKER_CONFIG[:] = [config]
+def _init_worker(setting: tuple[Config, str]) -> None:
+    _WORKER_SETTING[:] = [setting]
 
 
 def _parse_chunk(notes: Sequence[tuple[str, str]]) -> list[bytes]:
-    (config,) = _WORKER_CONFIG
-    return [pack(_parse(text, shown, config)) for shown, text in notes]
+    (setting,) = _WORKER_SETTING
+    return [pack(_parse(text, shown, setting)) for shown, text in notes]
 
 
-def _parse(text: str, shown: str, config: Config) -> Parsed:
+def _parse(text: str, shown: str, setting: tuple[Config, str]) -> Parsed:
+    """One note's stories and diagnostics, and each story's own cards (pure, cacheable).
+
+    `setting` is the config and the notes directory as paths show it (cards name
+    their source relative to it).
+    """
+    from storydeck.cards import story_answer, story_cards
     from storydeck.parse import parse_text
 
+    config, root = setting
     result = parse_text(text, shown, config)
-    return result.stories, result.diagnostics
+    cards = tuple(tuple(story_cards(story, config, root)) for story in result.stories)
+    answers = tuple(story_answer(story) for story in result.stories)
+    return result.stories, result.diagnostics, cards, answers
 
 
 def _duplicate_ids(stories: Sequence[Story]) -> Iterator[Diagnostic]:

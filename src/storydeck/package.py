@@ -53,7 +53,11 @@ class Written:
 
 class PlannedNote(NamedTuple):
     """One note as it goes into a package (a tuple: a large bank makes hundreds of
-    thousands of them, and a tuple is the cheapest immutable record to make)."""
+    thousands of them, and a tuple is the cheapest immutable record to make).
+
+    What its rows need is worked out once here, since a note goes into two
+    packages (its level's and the one with everything).
+    """
 
     guid: str
     cloze: bool
@@ -62,20 +66,37 @@ class PlannedNote(NamedTuple):
     tags: tuple[str, ...]
     mod: int
     level: str
+    #: The joined fields, the tags as Anki stores them, and the card ords it makes.
+    flds: str
+    tags_text: str
+    ords: tuple[int, ...]
+    #: What decides the note's rows, for the package stamp (see `_stamp`).
+    digest: str
 
 
-class _Ids:
-    """Note and card ids: increasing, and never earlier than the note's own time."""
-
-    def __init__(self) -> None:
-        self.last = 0
-
-    def at_least(self, value: int) -> None:
-        self.last = max(self.last, value - 1)
-
-    def __next__(self) -> int:
-        self.last += 1
-        return self.last
+def _planned(  # noqa: PLR0917 - one positional per column of the record it makes
+    guid: str,
+    cloze: bool,
+    deck: str,
+    fields: tuple[str, ...],
+    tags: tuple[str, ...],
+    mod: int,
+    digest: str,
+    rule: _CardRule,
+) -> PlannedNote:
+    return PlannedNote(
+        guid,
+        cloze,
+        deck,
+        fields,
+        tags,
+        mod,
+        _level_of_deck(deck),
+        "\x1f".join(fields),
+        " " + " ".join(tags) + " ",
+        tuple(rule.ords(fields)),
+        digest,
+    )
 
 
 def _model(note_type: NoteType) -> genanki.Model:
@@ -105,22 +126,23 @@ def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
     """The notes of a build: its cards, then the removed cards still carried along."""
     values = itemgetter(*FIELDS)
     mods = identified.mods
-    levels: dict[str, str] = {}
+    entries = identified.lock.cards
+    rules = {cloze: rule for cloze, (_, rule) in _models().items()}
     notes = []
     for card in identified.cards:
-        deck = card.deck
-        level = levels.get(deck)
-        if level is None:
-            level = levels[deck] = _level_of_deck(deck)
+        guid, mod = card.guid, mods[card.guid]
+        # The lock's fingerprint covers the note's kind, fields and tags.
+        digest = f"{guid}\x1f{entries[guid].fingerprint}\x1f{mod}\x1f{card.deck}"
         notes.append(
-            PlannedNote(
-                card.guid,
+            _planned(
+                guid,
                 card.is_cloze,
-                deck,
+                card.deck,
                 values(card.fields),
                 card.tags,
-                mods[card.guid],
-                level,
+                mod,
+                digest,
+                rules[card.is_cloze],
             )
         )
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
@@ -148,14 +170,11 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
     tags = ["storydeck", REMOVED_TAG, f"kind::{entry.kind}"]
     if entry.anchor != PROMPT_ANCHOR:
         tags.append(f"story::{entry.anchor}")
-    return PlannedNote(
-        guid=guid,
-        cloze=cloze,
-        deck=entry.deck,
-        fields=tuple(fields[f] for f in FIELDS),
-        tags=tuple(sorted(tags)),
-        mod=entry.changed,
-        level=_level_of_deck(entry.deck),
+    values = tuple(fields[f] for f in FIELDS)
+    digest = "\x1f".join((guid, "removed", *values, *tags, str(entry.changed), entry.deck))
+    rule = _models()[cloze][1]
+    return _planned(
+        guid, cloze, entry.deck, values, tuple(sorted(tags)), entry.changed, digest, rule
     )
 
 
@@ -192,8 +211,13 @@ class _CardRule:
 
 
 def _models() -> dict[bool, tuple[genanki.Model, _CardRule]]:
+    return _models_of(note_types())
+
+
+@cache
+def _models_of(types: tuple[NoteType, ...]) -> dict[bool, tuple[genanki.Model, _CardRule]]:
     out = {}
-    for note_type in note_types():
+    for note_type in types:
         model = _model(note_type)
         out[note_type.cloze] = (model, _CardRule(model))
     return out
@@ -231,29 +255,39 @@ def package_bytes(
     def note_rows() -> Iterator[tuple[Any, ...]]:
         """The notes' rows, one at a time (their joined fields are the bulk of a package);
         their cards' values are collected on the way."""
-        ids = _Ids()
+        # Ids increase in writing order and are never earlier than the note's own time.
+        last = 0
+        kinds = {
+            cloze: (model.model_id, model.sort_field_index) for cloze, (model, _) in models.items()
+        }
+        card_ids, note_ids, deck_ids, ords, mods, dues = card_columns
         for deck in decks:
+            deck_number = deck.deck_id
             for position, note in by_deck.get(deck.name, ()):
-                model, rule = models[note.cloze]
-                ids.at_least(note.mod * 1000)
-                note_id = next(ids)
+                model_id, sort_index = kinds[note.cloze]
+                mod = note.mod
+                note_id = last = max(last + 1, mod * 1000)
                 yield (
                     note_id,
                     note.guid,
-                    model.model_id,
-                    note.mod,
+                    model_id,
+                    mod,
                     -1,
-                    " " + " ".join(note.tags) + " ",
-                    "\x1f".join(note.fields),
-                    note.fields[model.sort_field_index],
+                    note.tags_text,
+                    note.flds,
+                    note.fields[sort_index],
                     0,
                     0,
                     "",
                 )
-                for ord_ in rule.ords(note.fields):
-                    values = (next(ids), note_id, deck.deck_id, ord_, note.mod, position)
-                    for column, value in zip(card_columns, values, strict=True):
-                        column.append(value)
+                for ord_ in note.ords:
+                    last += 1
+                    card_ids.append(last)
+                    note_ids.append(note_id)
+                    deck_ids.append(deck_number)
+                    ords.append(ord_)
+                    mods.append(mod)
+                    dues.append(position)
 
     def card_rows() -> Iterator[tuple[Any, ...]]:
         for card_id, note_id, did, ord_, mod, due in zip(*card_columns, strict=True):
@@ -339,42 +373,9 @@ def _stamp(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
     rendering it again.
     """
     digest = hashlib.sha256(_writer_key())
-    digest.update(str(notetype_mod).encode())
-    for note in notes:
-        digest.update(_note_digest(note))
+    digest.update(f"{notetype_mod}\x1e".encode())
+    digest.update("\x1e".join(note.digest for note in notes).encode("utf-8", "surrogatepass"))
     return b"storydeck " + digest.hexdigest().encode("ascii")
-
-
-def _stamps(
-    notes: Sequence[PlannedNote], groups: Sequence[Sequence[PlannedNote]], notetype_mod: int
-) -> list[bytes]:
-    """`_stamp` of each group, hashing each note of `notes` once.
-
-    The groups are packages made of `notes` in the same order (one per level, one
-    with everything); a group that is not is stamped on its own.
-    """
-    seed = hashlib.sha256(_writer_key())
-    seed.update(str(notetype_mod).encode())
-    digests = [seed.copy() for _ in groups]
-    next_ = [0] * len(groups)
-    for note in notes:
-        part = b""
-        for n, group in enumerate(groups):
-            if next_[n] < len(group) and group[next_[n]] is note:
-                part = part or _note_digest(note)
-                digests[n].update(part)
-                next_[n] += 1
-    return [
-        b"storydeck " + digest.hexdigest().encode("ascii")
-        if next_[n] == len(group)
-        else _stamp(group, notetype_mod)
-        for n, (group, digest) in enumerate(zip(groups, digests, strict=True))
-    ]
-
-
-def _note_digest(note: PlannedNote) -> bytes:
-    values = (note.guid, note.cloze, note.deck, note.mod, note.tags, note.fields)
-    return hashlib.sha256(repr(values).encode()).digest()
 
 
 def _stamped(path: Path, stamp: bytes) -> bool:
@@ -541,8 +542,8 @@ def iter_packages(
     """`render_packages`, one package at a time (a caller can stage each and let go)."""
     notes = plan_notes(identified, config)
     packages = list(package_files(config, notes))
-    stamps = _stamps(notes, [group for _, group in packages], notetype_mod)
-    for (name, group), stamp in zip(packages, stamps, strict=True):
+    for name, group in packages:
+        stamp = _stamp(group, notetype_mod)
         if out_dir is not None and _stamped(out_dir / name, stamp):
             yield name, None, len(group)
         else:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from storydeck.cards import FIELDS
-from storydeck.identity import fingerprint
+from storydeck.cards import FIELDS, fingerprint
 
 #: Hard-coded note type ids: never change them.
 QA_ID = 1_736_410_311
