@@ -13,7 +13,6 @@ import os
 import resource
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -46,7 +45,7 @@ def main(argv: list[str]) -> int:
     from storydeck.cache import ParseCache
     from storydeck.cards import FIELDS, build_cards
     from storydeck.identity import Lock, identify, read_lock
-    from storydeck.notes import read_notes
+    from storydeck.notes import display_path, read_notes
     from storydeck.package import Staged, iter_packages, write_atomic_chunks
     from storydeck.templates import note_type_fingerprints
 
@@ -61,7 +60,11 @@ def main(argv: list[str]) -> int:
         cache.close()
         lap("save cache")
         cards = build_cards(
-            notes.stories, project.config, made=notes.story_cards, answers=notes.story_answers
+            notes.stories,
+            project.config,
+            root=display_path(notes_dir),
+            made=notes.story_cards,
+            answers=notes.story_answers,
         )
         lap(f"cards ({len(cards)})")
         lock = read_lock(project.lock_path) if project.lock_path else None
@@ -77,12 +80,12 @@ def main(argv: list[str]) -> int:
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
         rendered = skipped = 0
         with Staged() as staged:
-            for name, data, _ in iter_packages(identified, project.config, notetype_mod, out_dir):
-                if data is None:
+            for name, write, _ in iter_packages(identified, project.config, notetype_mod, out_dir):
+                if write is None:
                     skipped += 1
                 else:
                     rendered += 1
-                    staged.add(out_dir / name, partial(build_module._whole, data))
+                    staged.add_written(out_dir / name, write)
             lap(f"render + stage {rendered} packages, skip {skipped}")
             staged.commit()
         lap("commit packages")

@@ -8,8 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from storydeck.cache import ParseCache
@@ -86,6 +85,8 @@ def analyse(
         answers=notes.story_answers,
     )
     lock = read_lock(project.lock_path) if project.lock_path else Lock()
+    # The cards are made: let go of each story's own (a large bank's would be kept twice).
+    notes = replace(notes, story_cards=(), story_answers=())
     identified = identify(
         cards, lock, build_time() if now is None else now, FIELDS, note_type_fingerprints()
     )
@@ -145,10 +146,6 @@ def _few_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _whole(data: bytes) -> tuple[bytes]:
-    return (data,)
-
-
 def _encoded(lines: Iterable[str], size: int = 1 << 20) -> Iterator[bytes]:
     """UTF-8 bytes of `lines`, about `size` characters at a time."""
     batch: list[str] = []
@@ -182,10 +179,11 @@ def _build(
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     files = []
     with Staged() as staged:
-        for name, data, count in iter_packages(identified, project.config, notetype_mod, out_dir):
+        for name, write, count in iter_packages(identified, project.config, notetype_mod, out_dir):
             path = out_dir / name
-            written = data is not None and staged.add(path, partial(_whole, data))
-            files.append((path, count, written))
+            if write is not None:
+                staged.add_written(path, write)
+            files.append((path, count, write is not None))
         staged.commit()
     lock_written = False
     if project.lock_path is not None:

@@ -23,6 +23,7 @@ import os
 import pickle
 import sys
 import tempfile
+import zlib
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -43,7 +44,7 @@ CACHE_ENV = "STORYDECK_CACHE_DIR"
 #: Cache files kept in the cache directory, one per notes directory; the least
 #: recently used go first.
 KEEP_FILES = 32
-_FORMAT = b"storydeck-parse-cache 5\n"
+_FORMAT = b"storydeck-parse-cache 6\n"
 
 
 def cache_dir() -> Path:
@@ -105,10 +106,14 @@ def _canonical(value: Any) -> Any:
 
 
 def pack(parsed: Parsed) -> bytes:
-    """A parse result as bytes: how the cache stores it and how workers send it back."""
+    """A parse result as bytes: how the cache stores it and how workers send it back.
+
+    Compressed (fast zlib): a build holds every new result packed until the cache is
+    saved, and a story's cards are mostly text.
+    """
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(parsed)
-    return buffer.getvalue()
+    return zlib.compress(buffer.getvalue(), 1)
 
 
 class _Pickler(pickle.Pickler):
@@ -145,7 +150,7 @@ def _records() -> dict[type, tuple[str, ...]]:
 def unpack(blob: bytes) -> Parsed | None:
     """A parse result back from bytes; None when they do not hold one."""
     try:
-        parsed = pickle.loads(blob)  # our own bytes: from a worker or the user's cache
+        parsed = pickle.loads(zlib.decompress(blob))  # our own bytes: a worker's or the cache's
     except Exception:  # a damaged entry is a miss
         return None
     return parsed if _valid(parsed) else None

@@ -25,12 +25,12 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from storydeck.cards import FIELDS, PROMPT_ANCHOR
+from storydeck.cards import FIELDS, PROMPT_ANCHOR, fingerprint
 from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
 from storydeck.model import CardKind
@@ -55,8 +55,9 @@ class PlannedNote(NamedTuple):
     """One note as it goes into a package (a tuple: a large bank makes hundreds of
     thousands of them, and a tuple is the cheapest immutable record to make).
 
-    What its rows need is worked out once here, since a note goes into two
-    packages (its level's and the one with everything).
+    Which cards a note makes is worked out once here, since a note goes into two
+    packages (its level's and the one with everything); its joined fields are not
+    kept (a large bank's text would be held twice).
     """
 
     guid: str
@@ -66,37 +67,10 @@ class PlannedNote(NamedTuple):
     tags: tuple[str, ...]
     mod: int
     level: str
-    #: The joined fields, the tags as Anki stores them, and the card ords it makes.
-    flds: str
-    tags_text: str
+    #: The card ords the note makes.
     ords: tuple[int, ...]
-    #: What decides the note's rows, for the package stamp (see `_stamp`).
-    digest: str
-
-
-def _planned(  # noqa: PLR0917 - one positional per column of the record it makes
-    guid: str,
-    cloze: bool,
-    deck: str,
-    fields: tuple[str, ...],
-    tags: tuple[str, ...],
-    mod: int,
-    digest: str,
-    rule: _CardRule,
-) -> PlannedNote:
-    return PlannedNote(
-        guid,
-        cloze,
-        deck,
-        fields,
-        tags,
-        mod,
-        _level_of_deck(deck),
-        "\x1f".join(fields),
-        " " + " ".join(tags) + " ",
-        tuple(rule.ords(fields)),
-        digest,
-    )
+    #: A hash of what the note holds (its lock fingerprint), for the package stamp.
+    content: str
 
 
 def _model(note_type: NoteType) -> genanki.Model:
@@ -126,23 +100,24 @@ def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
     """The notes of a build: its cards, then the removed cards still carried along."""
     values = itemgetter(*FIELDS)
     mods = identified.mods
-    entries = identified.lock.cards
     rules = {cloze: rule for cloze, (_, rule) in _models().items()}
+    levels: dict[str, str] = {}
     notes = []
     for card in identified.cards:
-        guid, mod = card.guid, mods[card.guid]
-        # The lock's fingerprint covers the note's kind, fields and tags.
-        digest = f"{guid}\x1f{entries[guid].fingerprint}\x1f{mod}\x1f{card.deck}"
+        deck = card.deck
+        level = levels.get(deck) or levels.setdefault(deck, _level_of_deck(deck))
+        fields = values(card.fields)
         notes.append(
-            _planned(
-                guid,
+            PlannedNote(
+                card.guid,
                 card.is_cloze,
-                card.deck,
-                values(card.fields),
+                deck,
+                fields,
                 card.tags,
-                mod,
-                digest,
-                rules[card.is_cloze],
+                mods[card.guid],
+                level,
+                tuple(rules[card.is_cloze].ords(fields)),
+                card.fingerprint,  # covers the note's kind, fields and tags
             )
         )
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
@@ -171,10 +146,17 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
     if entry.anchor != PROMPT_ANCHOR:
         tags.append(f"story::{entry.anchor}")
     values = tuple(fields[f] for f in FIELDS)
-    digest = "\x1f".join((guid, "removed", *values, *tags, str(entry.changed), entry.deck))
-    rule = _models()[cloze][1]
-    return _planned(
-        guid, cloze, entry.deck, values, tuple(sorted(tags)), entry.changed, digest, rule
+    tags.sort()
+    return PlannedNote(
+        guid,
+        cloze,
+        entry.deck,
+        values,
+        tuple(tags),
+        entry.changed,
+        _level_of_deck(entry.deck),
+        tuple(_models()[cloze][1].ords(values)),
+        fingerprint(["removed", *values, *tags]),
     )
 
 
@@ -226,6 +208,17 @@ def _models_of(types: tuple[NoteType, ...]) -> dict[bool, tuple[genanki.Model, _
 def package_bytes(
     notes: Sequence[PlannedNote], notetype_mod: int, stamp: bytes | None = None
 ) -> bytes:
+    """One `.apkg` holding `notes`, as bytes (see `write_package`)."""
+    import io
+
+    buffer = io.BytesIO()
+    write_package(buffer, notes, notetype_mod, stamp)
+    return buffer.getvalue()
+
+
+def write_package(
+    target: BinaryIO, notes: Sequence[PlannedNote], notetype_mod: int, stamp: bytes | None = None
+) -> None:
     """One `.apkg` holding `notes`, as bytes. `stamp` is `_stamp(notes, notetype_mod)`
     when the caller has it already.
 
@@ -273,8 +266,8 @@ def package_bytes(
                     model_id,
                     mod,
                     -1,
-                    note.tags_text,
-                    note.flds,
+                    " " + " ".join(note.tags) + " ",
+                    "\x1f".join(note.fields),
                     note.fields[sort_index],
                     0,
                     0,
@@ -325,7 +318,7 @@ def package_bytes(
         _normalise_header(path)
         if stamp is None:
             stamp = _stamp(notes, notetype_mod)
-        return _zip({"collection.anki2": path, "media": b"{}"}, stamp)
+        _zip(target, {"collection.anki2": path, "media": b"{}"}, stamp)
 
 
 def _normalise_header(path: Path) -> None:
@@ -374,7 +367,11 @@ def _stamp(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
     """
     digest = hashlib.sha256(_writer_key())
     digest.update(f"{notetype_mod}\x1e".encode())
-    digest.update("\x1e".join(note.digest for note in notes).encode("utf-8", "surrogatepass"))
+    for start in range(0, len(notes), 4096):  # in pieces: never one string for a whole bank
+        part = "\x1e".join(
+            f"{n.guid}\x1f{n.content}\x1f{n.mod}\x1f{n.deck}" for n in notes[start : start + 4096]
+        )
+        digest.update(part.encode("utf-8", "surrogatepass"))
     return b"storydeck " + digest.hexdigest().encode("ascii")
 
 
@@ -390,13 +387,12 @@ def _stamped(path: Path, stamp: bytes) -> bool:
 _ENTRIES = ["collection.anki2", "media"]
 
 
-def _zip(entries: Mapping[str, bytes | Path], comment: bytes = b"") -> bytes:
-    """A zip archive of `entries` (bytes, or a file copied in chunks), dated _ZIP_DATE."""
-    import io
+def _zip(target: BinaryIO, entries: Mapping[str, bytes | Path], comment: bytes = b"") -> None:
+    """Write a zip archive of `entries` (bytes, or a file copied in chunks), dated
+    _ZIP_DATE, to `target` (a large bank's package is never held whole in memory)."""
     import shutil
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.comment = comment
         for name, data in entries.items():
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
@@ -405,11 +401,10 @@ def _zip(entries: Mapping[str, bytes | Path], comment: bytes = b"") -> bytes:
             _set_level(info, _ZIP_LEVEL)
             if isinstance(data, Path):
                 info.file_size = data.stat().st_size
-                with data.open("rb") as source, archive.open(info, "w") as target:
-                    shutil.copyfileobj(source, target, 1 << 20)
+                with data.open("rb") as source, archive.open(info, "w") as entry:
+                    shutil.copyfileobj(source, entry, 1 << 20)
             else:
                 archive.writestr(info, data)
-    return buffer.getvalue()
 
 
 def _set_level(info: zipfile.ZipInfo, level: int) -> None:
@@ -482,28 +477,40 @@ class Staged:
         staged) when it already does."""
         if _holds(path, chunks()):
             return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            mode = path.stat().st_mode & 0o777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self._temps.append((Path(temp), path))
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
+
+        def write(handle: BinaryIO) -> None:
             for chunk in chunks():
                 handle.write(chunk)
+
+        self.add_written(path, write)
+        return True
+
+    def add_written(self, path: Path, write: Callable[[BinaryIO], None]) -> None:
+        """Stage `path` to hold what `write` writes to the file handle it is given."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self._temps.append((Path(temp), path))
+        os.fchmod(fd, _mode_for(path))
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        return True
 
     def commit(self) -> None:
         """Rename every staged file into place, in the order they were staged."""
         while self._temps:
             temp, path = self._temps.pop(0)
             temp.replace(path)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a rewritten file keeps: its own, or the umask's for a new one."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def remove_stale_temps(directory: Path, pattern: str) -> None:
@@ -525,21 +532,14 @@ def _holds(path: Path, chunks: Iterable[bytes]) -> bool:
         return False
 
 
-def render_packages(
-    identified: Identified, config: Config, notetype_mod: int, out_dir: Path | None = None
-) -> list[tuple[str, bytes | None, int]]:
-    """(file name, bytes, note count) of every package of a build, nothing written yet.
-
-    The bytes are None for a package that `out_dir` already holds as it would be
-    rendered now (same stamp): there is nothing to render or write.
-    """
-    return list(iter_packages(identified, config, notetype_mod, out_dir))
-
-
 def iter_packages(
     identified: Identified, config: Config, notetype_mod: int, out_dir: Path | None = None
-) -> Iterator[tuple[str, bytes | None, int]]:
-    """`render_packages`, one package at a time (a caller can stage each and let go)."""
+) -> Iterator[tuple[str, Callable[[BinaryIO], None] | None, int]]:
+    """(file name, writer, note count) of every package of a build, one at a time.
+
+    The writer writes the package to a file it is given; it is None for a package
+    that `out_dir` already holds as it would be rendered now (same stamp).
+    """
     notes = plan_notes(identified, config)
     packages = list(package_files(config, notes))
     for name, group in packages:
@@ -547,4 +547,10 @@ def iter_packages(
         if out_dir is not None and _stamped(out_dir / name, stamp):
             yield name, None, len(group)
         else:
-            yield name, package_bytes(group, notetype_mod, stamp), len(group)
+            yield name, partial(_write_group, group, notetype_mod, stamp), len(group)
+
+
+def _write_group(
+    group: Sequence[PlannedNote], notetype_mod: int, stamp: bytes, target: BinaryIO
+) -> None:
+    write_package(target, group, notetype_mod, stamp)
