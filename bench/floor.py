@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     source, out = Path(argv[0]), Path(argv[1])
     import genanki
 
-    from storydeck.package import deck_id
+    from storydeck.package import deck_id, genanki_model
     from storydeck.templates import note_types
 
     with source.open(encoding="utf-8") as lines:
@@ -58,14 +58,7 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     models = {}
     for note_type in note_types():
-        models[note_type.cloze] = genanki.Model(
-            note_type.id,
-            note_type.name,
-            fields=[{"name": f} for f in note_type.fields],
-            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in note_type.templates],
-            css=note_type.css,
-            model_type=genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK,
-        )
+        models[note_type.cloze] = genanki_model(note_type)
     decks: dict[str, genanki.Deck] = {}
     for guid, cloze, deck_name, fields, tags in notes:
         deck = decks.get(deck_name)

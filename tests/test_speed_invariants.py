@@ -25,7 +25,7 @@ from storydeck.build import analyse, open_project
 from storydeck.cache import CACHE_ENV, ParseCache
 from storydeck.config import default_config
 from storydeck.notes import read_notes
-from storydeck.package import PlannedNote, deck_id, package_bytes, plan_notes
+from storydeck.package import PlannedNote, deck_id, genanki_model, package_bytes, plan_notes
 from storydeck.templates import note_types
 from test_roundtrip import outage, refactor
 
@@ -134,14 +134,7 @@ def _genanki_database(notes: list[PlannedNote], notetype_mod: int) -> bytes:
 
     models = {}
     for note_type in note_types():
-        models[note_type.cloze] = genanki.Model(
-            note_type.id,
-            note_type.name,
-            fields=[{"name": f} for f in note_type.fields],
-            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in note_type.templates],
-            css=note_type.css,
-            model_type=genanki.Model.CLOZE if note_type.cloze else genanki.Model.FRONT_BACK,
-        )
+        models[note_type.cloze] = genanki_model(note_type)
     decks: dict[str, genanki.Deck] = {}
     for position, note in enumerate(notes):
         if note.deck not in decks:

@@ -73,7 +73,8 @@ class PlannedNote(NamedTuple):
     content: str
 
 
-def _model(note_type: NoteType) -> genanki.Model:
+def genanki_model(note_type: NoteType) -> genanki.Model:
+    """A storydeck note type as a genanki model (the benchmark's floor uses it too)."""
     import genanki
 
     return genanki.Model(
@@ -200,7 +201,7 @@ def _models() -> dict[bool, tuple[genanki.Model, _CardRule]]:
 def _models_of(types: tuple[NoteType, ...]) -> dict[bool, tuple[genanki.Model, _CardRule]]:
     out = {}
     for note_type in types:
-        model = _model(note_type)
+        model = genanki_model(note_type)
         out[note_type.cloze] = (model, _CardRule(model))
     return out
 
