@@ -353,3 +353,78 @@ def test_make_decks_twice_does_no_work_the_second_time(tmp_path: Path) -> None:
     third = subprocess.run(args, capture_output=True, text=True, check=False)
     assert "storydeck build" in third.stdout
     assert re.search(r"Since the last build: 0 new, [1-9]\d* updated, ", third.stdout)
+
+
+# --- exact output of the everyday commands --------------------------------------------
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_exact_output_of_build_stats_dump_and_forget(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    notes, decks = tmp_path / "notes", tmp_path / "decks"
+    notes.mkdir()
+    outage().write(notes)
+    refactor().write(notes)
+    empty = "       -"
+    stats = cli("stats", notes)
+    assert (stats.exit_code, stats.stderr) == (0, "")
+    assert stats.stdout == (
+        "Stories (cards) per theme and level; '-' is a gap to prepare.\n"
+        "\n"
+        "                                        L3       L4       L5       L6       L7\n"
+        f"Production Incidents              {empty} {empty}   1 (15) {empty} {empty}\n"
+        f"Disagreeing with Senior Engineers {empty} {empty} {empty} {empty} {empty}\n"
+        f"Technical Debt and Refactoring    {empty}    1 (9) {empty} {empty} {empty}\n"
+        f"Cross-Functional Collaboration    {empty} {empty} {empty} {empty} {empty}\n"
+        f"Learning and Growth               {empty} {empty} {empty} {empty} {empty}\n"
+        f"Leadership                        {empty} {empty}   1 (15) {empty} {empty}\n"
+        f"Conflict                          {empty} {empty} {empty} {empty} {empty}\n"
+        f"Impact                            {empty} {empty} {empty} {empty} {empty}\n"
+        f"Ownership                         {empty} {empty} {empty} {empty} {empty}\n"
+        "\n"
+        "2 stories, 24 cards; 42 of 45 cells empty.\n"
+    )
+    dump = cli("dump", notes)
+    assert dump.exit_code == 0
+    assert dump.stdout == (
+        f"{notes}/billing-refactor.md:10: billing-refactor\n"
+        "  Untangling the billing module\n"
+        "  level L4; technical-debt\n"
+        "  3 steps, 2 results, 1 lesson, 1 follow-up\n"
+        f"{notes}/queue-outage.md:10: queue-outage\n"
+        "  Message queue outage during a launch\n"
+        "  level L5; production-incidents, leadership\n"
+        "  4 steps, 3 results, 3 lessons, 2 follow-ups\n"
+        "2 stories, 24 cards.\n"
+    )
+    build = cli("build", notes, "-o", decks)
+    assert (build.exit_code, build.stderr) == (0, "")
+    assert build.stdout == (
+        "Read 2 stories from 2 notes.\n"
+        "Cards: 24 (7 action, 3 followup, 4 lesson, 8 metric, 2 prompt).\n"
+        "Since the last build: 24 new, 0 updated, 0 unchanged, 0 removed.\n"
+        f"Wrote {decks}/storydeck-L4.apkg (9 notes).\n"
+        f"Wrote {decks}/storydeck-L5.apkg (15 notes).\n"
+        f"Wrote {decks}/storydeck-all.apkg (24 notes).\n"
+    )
+    lock = notes / "storydeck.lock"
+    assert cli("forget-removed", notes).stdout == f"Forgot 0 removed cards in {lock}.\n"
+    assert cli("forget-moved", notes).stdout == f"Forgot 0 moved cards in {lock}.\n"
+    assert cli("build", notes, "-o", decks, "-q").stdout == ""
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_a_progress_bar_for_large_banks_on_a_terminal_only(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    outage().write(notes)
+    refactor().write(notes)
+    monkeypatch.setattr("storydeck.cli.PROGRESS_FILES", 1)
+    assert "Reading notes" not in cli("build", notes, "-o", tmp_path / "a").stderr
+    monkeypatch.setattr("storydeck.cli._stderr_is_terminal", lambda: True)
+    shown = cli("build", notes, "-o", tmp_path / "b")
+    assert "Reading notes" in shown.stderr
+    assert "Reading notes" not in cli("build", notes, "-o", tmp_path / "c", "--json").stderr

@@ -96,6 +96,10 @@ def _require_dir(path: Path) -> None:
         )
 
 
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 class _Bar:
     """A progress bar on stderr for large banks, shown only on a terminal."""
 
@@ -104,7 +108,7 @@ class _Bar:
         self.bar: Any = None
 
     def start(self, total: int) -> None:
-        if self.enabled and total > PROGRESS_FILES and sys.stderr.isatty():
+        if self.enabled and total > PROGRESS_FILES and _stderr_is_terminal():
             self.bar = click.progressbar(length=total, label="Reading notes", file=sys.stderr)
             self.bar.__enter__()
 
