@@ -77,7 +77,8 @@ class Card:
     count: int = 1
     guid: str = field(default="", compare=False)
     #: A hash of what the note holds (kind, fields, tags): the lock compares it to tell
-    #: an edited card from an unchanged one. Worked out when the card is made.
+    #: an edited card from an unchanged one. Worked out when the card is made; copy a
+    #: card with `with_guid`/`with_fields`, not `dataclasses.replace` (which keeps it).
     fingerprint: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
