@@ -44,10 +44,4 @@ class InputErrors(StorydeckError):
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
         errors = [d for d in self.diagnostics if d.severity is Severity.ERROR]
-        first = errors[0] if errors else None
-        super().__init__(
-            "\n".join(str(d) for d in errors) or "invalid input",
-            None,
-            "",
-        )
-        self.first = first
+        super().__init__("\n".join(str(d) for d in errors) or "invalid input")

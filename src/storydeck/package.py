@@ -24,7 +24,6 @@ import zipfile
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
@@ -42,13 +41,6 @@ if TYPE_CHECKING:
 #: Every zip entry is dated this way so identical input gives identical bytes.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 REMOVED_TAG = "storydeck::removed"
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    path: Path
-    notes: int
-    changed: bool
 
 
 class PlannedNote(NamedTuple):

@@ -37,7 +37,6 @@ from storydeck.parse.blocks import (
     TABLE,
     Block,
     TableRow,
-    inline_plain,
     table_rows,
     to_blocks,
 )
@@ -833,10 +832,6 @@ def clean_title(text: str) -> str:
     title = strip_numbering(strip_markup(text.partition("\n")[0]))
     title = _TITLE_PREFIX.sub("", title)
     return title.strip(" :-–—")
-
-
-def plain_of_items(blocks: Sequence[Block]) -> str:
-    return " ".join(inline_plain(b.inline.children) for b in blocks if b.inline is not None)
 
 
 __all__ = [
