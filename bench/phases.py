@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         last = now
 
     from storydeck import build as build_module
-    from storydeck.cache import ParseCache
+    from storydeck.cache import ParseCache, cache_file
     from storydeck.cards import FIELDS, build_cards
     from storydeck.identity import Lock, identify, read_lock
     from storydeck.notes import display_path, read_notes
@@ -80,7 +80,9 @@ def main(argv: list[str]) -> int:
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
         rendered = skipped = 0
         with Staged() as staged:
-            for name, write, _ in iter_packages(identified, project.config, notetype_mod, out_dir):
+            store = cache_file(notes_dir, "rows", ".sqlite")
+            packages = iter_packages(identified, project.config, notetype_mod, out_dir, store)
+            for name, write, _ in packages:
                 if write is None:
                     skipped += 1
                 else:

@@ -25,7 +25,15 @@ from storydeck.build import analyse, open_project
 from storydeck.cache import CACHE_ENV, ParseCache
 from storydeck.config import default_config
 from storydeck.notes import read_notes
-from storydeck.package import PlannedNote, deck_id, genanki_model, package_bytes, plan_notes
+from storydeck.package import (
+    PlannedNote,
+    deck_id,
+    genanki_model,
+    iter_packages,
+    package_bytes,
+    package_files,
+    plan_notes,
+)
 from storydeck.templates import note_types
 from test_roundtrip import outage, refactor
 
@@ -185,6 +193,17 @@ def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
         ours = zipfile.ZipFile(io.BytesIO(package_bytes(group, EPOCH))).read("collection.anki2")
         theirs = _genanki_database(group, EPOCH)
         assert _rows(ours) == _rows(theirs)
+    # A build's packages: each level's notes, taken out of one store of all of them.
+    groups = {name: group for name, group, _ in package_files(analysis.project.config, planned)}
+    written = 0
+    for name, write, _ in iter_packages(analysis.identified, analysis.project.config, EPOCH):
+        assert write is not None
+        buffer = io.BytesIO()
+        write(buffer)
+        ours = zipfile.ZipFile(buffer).read("collection.anki2")
+        assert _rows(ours) == _rows(_genanki_database(groups[name], EPOCH)), name
+        written += 1
+    assert written == len(groups) >= 3
 
 
 # --- skipping packages that are already built ---------------------------------------------

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from storydeck.cache import ParseCache
+from storydeck.cache import ParseCache, cache_file
 from storydeck.cards import FIELDS, Card, build_cards
 from storydeck.config import Config, load_config
 from storydeck.errors import InputErrors
@@ -174,12 +174,14 @@ def _build(
     if project.root is not None:
         remove_stale_temps(project.root, LOCK_NAME)
     cache = ParseCache.for_notes(project.root, project.config) if project.root else None
+    rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
     analysis = analyse(project, now=now, progress=progress, cache=cache)
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     files = []
     with Staged() as staged:
-        for name, write, count in iter_packages(identified, project.config, notetype_mod, out_dir):
+        packages = iter_packages(identified, project.config, notetype_mod, out_dir, rows)
+        for name, write, count in packages:
             path = out_dir / name
             if write is not None:
                 staged.add_written(path, write)

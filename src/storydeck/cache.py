@@ -57,6 +57,16 @@ def cache_dir() -> Path:
     return base / "storydeck"
 
 
+def cache_file(root: Path, kind: str, suffix: str) -> Path | None:
+    """Where the cache of `kind` for the notes directory `root` is kept (resolved, so
+    any spelling of it finds the same file); None when there is no such place."""
+    try:
+        name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass"))
+        return cache_dir() / f"{kind}-{name.hexdigest()[:24]}{suffix}"
+    except (OSError, RuntimeError):
+        return None
+
+
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -174,12 +184,7 @@ class ParseCache:
     @classmethod
     def for_notes(cls, root: Path, config: Config) -> ParseCache:
         """The cache of the notes directory `root` (resolved, so any spelling finds it)."""
-        try:
-            name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass"))
-            path: Path | None = cache_dir() / f"parse-{name.hexdigest()[:24]}.pickle"
-        except (OSError, RuntimeError):
-            path = None
-        return cls(path, f"{code_key()}:{config_key(config)}")
+        return cls(cache_file(root, "parse", ".pickle"), f"{code_key()}:{config_key(config)}")
 
     def _load(self) -> dict[str, tuple[str, bytes]]:
         assert self.path is not None
@@ -264,7 +269,8 @@ def _valid(parsed: object) -> TypeGuard[Parsed]:
 
 
 def _prune(directory: Path, keep: Path) -> None:
-    """Drop the least recently written cache files beyond KEEP_FILES."""
+    """Drop the least recently written cache files beyond KEEP_FILES, with the row
+    store (rowstore.py) of the same notes directory."""
     try:
         found = [
             (entry.stat().st_mtime, Path(entry.path))
@@ -277,3 +283,6 @@ def _prune(directory: Path, keep: Path) -> None:
     for _, path in found[KEEP_FILES:]:
         if path != keep:
             path.unlink(missing_ok=True)
+            rows = path.with_name(path.name.replace("parse-", "rows-", 1)).with_suffix(".sqlite")
+            rows.unlink(missing_ok=True)
+            Path(f"{rows}-journal").unlink(missing_ok=True)

@@ -58,7 +58,7 @@ def fingerprint(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Card:
     """One note to be: its text, where it goes and where it came from."""
 

@@ -37,7 +37,7 @@ _KEY_LIMIT = 240
 # --- the lockfile -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class LockEntry:
     """What the lock remembers of one card."""
 
@@ -174,6 +174,26 @@ def _mapping(value: Any, name: str, text: str, path: str) -> dict[str, Any]:
 
 
 def _entry(guid: str, raw: Any, text: str, path: str) -> LockEntry:
+    if type(raw) is dict and len(raw) in {6, 7}:
+        # As storydeck writes it (a large bank's lock has hundreds of thousands of these)
+        get = raw.get
+        anchor, kind, key, print_ = get("anchor"), get("kind"), get("key"), get("fingerprint")
+        changed, deck, removed = get("changed"), get("deck"), get("removed", False)
+        if (
+            type(anchor) is str
+            and type(kind) is str
+            and type(key) is str
+            and type(print_) is str
+            and type(changed) is int
+            and type(deck) is str
+            and type(removed) is bool
+            and kind in _KINDS
+        ):
+            return LockEntry(anchor, kind, key, print_, changed, deck, removed)
+    return _any_entry(guid, raw, text, path)
+
+
+def _any_entry(guid: str, raw: Any, text: str, path: str) -> LockEntry:
     if not isinstance(raw, dict):
         raise _bad(guid, "a card entry must be an object", text, path)
     try:
@@ -334,22 +354,24 @@ def identify(
     out_cards: list[Card] = []
     entries: dict[str, LockEntry] = {}
     mods: dict[str, int] = {}
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    new = updated = unchanged = 0
     moved: dict[tuple[str, str, str], int] = defaultdict(int)
+    own_prints = tuple(fields) == FIELDS  # the cards' own fingerprints are the ones wanted
+    known = lock.cards.get
     for index, card in enumerate(cards):
         guid = assigned.get(index) or _fresh_guid(card, lock, used)
         used.add(guid)
-        print_ = card_fingerprint(card, fields)
-        old = lock.cards.get(guid)
+        print_ = card.fingerprint if own_prints else card_fingerprint(card, fields)
+        old = known(guid)
         if old is None:
             changed, deck = now, card.deck
-            counts["new"] += 1
+            new += 1
         elif old.fingerprint == print_ and not old.removed:
             changed, deck = old.changed, old.deck
-            counts["unchanged"] += 1
+            unchanged += 1
         else:
             changed, deck = max(now, old.changed + 1), old.deck
-            counts["updated"] += 1
+            updated += 1
         if deck != card.deck:
             moved[(card.anchor, deck, card.deck)] += 1
         key = _short(card.key)
@@ -368,10 +390,8 @@ def identify(
 
     removed: list[tuple[str, LockEntry]] = []
     newly_removed = 0
-    for guid, old_entry in sorted(lock.cards.items()):
-        if guid in entries:
-            continue
-        gone = old_entry
+    for guid in sorted(guid for guid in lock.cards if guid not in entries):
+        gone = old_entry = lock.cards[guid]
         if not old_entry.removed:
             newly_removed += 1
             gone = replace(old_entry, removed=True, changed=max(now, old_entry.changed + 1))
@@ -395,9 +415,9 @@ def identify(
             Moved(anchor, old, new, count) for (anchor, old, new), count in sorted(moved.items())
         ),
         lock=Lock(entries, types),
-        new=counts["new"],
-        updated=counts["updated"],
-        unchanged=counts["unchanged"],
+        new=new,
+        updated=updated,
+        unchanged=unchanged,
         newly_removed=newly_removed,
         renamed=renamed,
     )
@@ -437,11 +457,14 @@ def _match(
 ) -> dict[int, str]:
     """Pair a group's cards with its lock entries: exact text first, then most similar."""
     out: dict[int, str] = {}
-    free = sorted(guids, key=lambda g: (lock.cards[g].removed, g))
+    entries = lock.cards
+    free = sorted(guids)
+    if any(entries[g].removed for g in free):  # live entries first
+        free.sort(key=lambda g: entries[g].removed)
     # 0. the same text as stored (most cards of most builds): no normalising needed
     stored: dict[str, list[str]] = {}
     for guid in free:
-        stored.setdefault(lock.cards[guid].key, []).append(guid)
+        stored.setdefault(entries[guid].key, []).append(guid)
     rest: list[tuple[Card, int]] = []
     for card, index in zip(cards, indexes, strict=True):
         same = stored.get(_short(card.key))  # _short is cached: the build asks again below

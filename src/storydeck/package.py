@@ -3,12 +3,12 @@
 Packages are byte-identical for the same cards and lock: each note carries the
 time its content last changed as `mod` (not the build time), note and card ids
 come from those times in a fixed order, the SQLite header carries no write count
-or library version, and the zip entries carry a fixed date. The rows are genanki's,
-written with `executemany` into a scratch database in the system's temporary
-directory, removed as soon as it is compressed. Every file is written beside its
-target and renamed into place, so a reader never sees a half-written package; a
-package's zip comment stamps what it was made from, so an unchanged package is
-neither rendered nor written again.
+or library version, and the zip entries carry a fixed date. The rows are genanki's;
+they are made once per note and kept in the row store (rowstore.py), from which
+each package's collection is filled in a scratch file, removed as soon as it is
+compressed. Every file is written beside its target and renamed into place, so a
+reader never sees a half-written package; a package's zip comment stamps what it
+was made from, so an unchanged package is neither rendered nor written again.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ import re
 import sqlite3
 import tempfile
 import zipfile
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from storydeck.cards import FIELDS, PROMPT_ANCHOR, fingerprint
+from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
 from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
 from storydeck.model import CardKind
+from storydeck.rowstore import Row, RowStore
 from storydeck.templates import NoteType, note_type_fingerprints, note_types
 
 if TYPE_CHECKING:
@@ -47,22 +47,46 @@ class PlannedNote(NamedTuple):
     """One note as it goes into a package (a tuple: a large bank makes hundreds of
     thousands of them, and a tuple is the cheapest immutable record to make).
 
-    Which cards a note makes is worked out once here, since a note goes into two
-    packages (its level's and the one with everything); its joined fields are not
-    kept (a large bank's text would be held twice).
+    Its fields, tags and card ords are worked out from its card (or, for a removed
+    card, its lock entry) only when its row is made: a build whose notes are mostly
+    unchanged makes few rows (see rowstore.py).
     """
 
     guid: str
     cloze: bool
     deck: str
-    fields: tuple[str, ...]
-    tags: tuple[str, ...]
     mod: int
     level: str
-    #: The card ords the note makes.
-    ords: tuple[int, ...]
     #: A hash of what the note holds (its lock fingerprint), for the package stamp.
     content: str
+    #: Where its text comes from: its card, or the lock entry of a removed card.
+    source: Card | LockEntry
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        if isinstance(self.source, Card):
+            values: tuple[str, ...] = _values(self.source.fields)
+            return values
+        return _removed_fields(self.source)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        if isinstance(self.source, Card):
+            return self.source.tags
+        return _removed_tags(self.source)
+
+    @property
+    def ords(self) -> tuple[int, ...]:
+        """The card ords the note makes."""
+        return tuple(_models()[self.cloze][1].ords(self.fields))
+
+    @property
+    def row_stamp(self) -> str:
+        """What the note's row is made from (see rowstore.py)."""
+        return f"{self.content}\x1f{self.mod}\x1f{self.deck}"
+
+
+_values = itemgetter(*FIELDS)
 
 
 def genanki_model(note_type: NoteType) -> genanki.Model:
@@ -79,6 +103,7 @@ def genanki_model(note_type: NoteType) -> genanki.Model:
     )
 
 
+@cache
 def deck_id(name: str) -> int:
     """A stable deck id from the deck's name (Anki matches decks by name anyway)."""
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:6], "big") | 1 << 50
@@ -91,26 +116,21 @@ def _level_of_deck(deck: str) -> str:
 
 def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
     """The notes of a build: its cards, then the removed cards still carried along."""
-    values = itemgetter(*FIELDS)
     mods = identified.mods
-    rules = {cloze: rule for cloze, (_, rule) in _models().items()}
     levels: dict[str, str] = {}
     notes = []
     for card in identified.cards:
         deck = card.deck
         level = levels.get(deck) or levels.setdefault(deck, _level_of_deck(deck))
-        fields = values(card.fields)
         notes.append(
             PlannedNote(
                 card.guid,
                 card.is_cloze,
                 deck,
-                fields,
-                card.tags,
                 mods[card.guid],
                 level,
-                tuple(rules[card.is_cloze].ords(fields)),
                 card.fingerprint,  # covers the note's kind, fields and tags
+                card,
             )
         )
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
@@ -120,11 +140,23 @@ def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
 
 def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
     """A card that left the notes: kept, tagged for deletion, its text as last seen."""
-    cloze = entry.kind == CardKind.METRIC.value
+    content = fingerprint(["removed", *_removed_fields(entry), *_removed_tags(entry)])
+    return PlannedNote(
+        guid,
+        entry.kind == CardKind.METRIC.value,
+        entry.deck,
+        entry.changed,
+        _level_of_deck(entry.deck),
+        content,
+        entry,
+    )
+
+
+def _removed_fields(entry: LockEntry) -> tuple[str, ...]:
     text = html.escape(entry.key, quote=False)
-    front = f"{{{{c1::{text}}}}}" if cloze else text
+    cloze = entry.kind == CardKind.METRIC.value
     fields = {
-        "Front": front,
+        "Front": f"{{{{c1::{text}}}}}" if cloze else text,
         "Back": "This card was removed from your notes. Delete it in Anki or restore it.",
         "Detail": "",
         "Context": f'<div class="sd-story">{html.escape(entry.anchor, quote=False)}</div>',
@@ -135,22 +167,14 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
         "Kind": entry.kind,
         "Source": "",
     }
+    return tuple(fields[f] for f in FIELDS)
+
+
+def _removed_tags(entry: LockEntry) -> tuple[str, ...]:
     tags = ["storydeck", REMOVED_TAG, f"kind::{entry.kind}"]
     if entry.anchor != PROMPT_ANCHOR:
         tags.append(f"story::{entry.anchor}")
-    values = tuple(fields[f] for f in FIELDS)
-    tags.sort()
-    return PlannedNote(
-        guid,
-        cloze,
-        entry.deck,
-        values,
-        tuple(tags),
-        entry.changed,
-        _level_of_deck(entry.deck),
-        tuple(_models()[cloze][1].ords(values)),
-        fingerprint(["removed", *values, *tags]),
-    )
+    return tuple(sorted(tags))
 
 
 _CLOZE_FIELD = re.compile(r"{{[^}]*?cloze:(?:[^}]?:)*(.+?)}}")
@@ -212,73 +236,66 @@ def package_bytes(
 def write_package(
     target: BinaryIO, notes: Sequence[PlannedNote], notetype_mod: int, stamp: bytes | None = None
 ) -> None:
-    """One `.apkg` holding `notes`, as bytes. `stamp` is `_stamp(notes, notetype_mod)`
-    when the caller has it already.
+    """One `.apkg` holding `notes`, written to `target`, through a scratch row store.
+    `stamp` is `_stamp(notes, notetype_mod)` when the caller has it already."""
+    with RowStore(None, _store_key()) as store:
+        store.sync(notes, _note_row)
+        _write_from_store(
+            store,
+            None,
+            target,
+            deck_names=sorted({note.deck for note in notes}),
+            notetype_mod=notetype_mod,
+            stamp=stamp if stamp is not None else _stamp(notes, notetype_mod),
+        )
+
+
+def _note_row(note: PlannedNote) -> Row:
+    """A note's row in the row store: the package's note row, with its deck, level and
+    card ords (see rowstore.py)."""
+    model, rule = _models()[note.cloze]
+    fields = note.fields
+    ords = rule.ords(fields)
+    return (
+        note.guid,
+        note.row_stamp,
+        model.model_id,
+        note.mod,
+        note.deck,
+        deck_id(note.deck),
+        note.level,
+        json.dumps(ords),
+        len(ords),
+        " " + " ".join(note.tags) + " ",
+        fields[model.sort_field_index],
+        "\x1f".join(fields),
+    )
+
+
+def _write_from_store(
+    store: RowStore,
+    level: str | None,
+    target: BinaryIO,
+    *,
+    deck_names: Sequence[str],
+    notetype_mod: int,
+    stamp: bytes,
+) -> None:
+    """The package of `level`'s notes (every note when None) as the store holds them.
 
     The collection is genanki's (its schema, its `col` row, its model and deck JSON)
-    with the rows genanki's `Deck.write_to_db` would write, inserted with
-    `executemany` instead of one `execute` per note and card: decks in name order,
-    each deck's notes in package order; a card's `due` is its note's position.
-
-    The database is built in a scratch file (not in memory, where a large bank's
-    collection would be held twice: by SQLite and as bytes) that is removed before
-    this returns, and compressed into the package from there.
+    with the rows genanki's `Deck.write_to_db` would write: decks in name order, each
+    deck's notes in package order; a card's `due` is its note's position. It is built
+    in a scratch file (not in memory, where a large bank's collection would be held
+    twice: by SQLite and as bytes), compressed into the package and removed.
     """
     import genanki
     from genanki.apkg_col import APKG_COL
     from genanki.apkg_schema import APKG_SCHEMA
 
-    models = _models()
-    by_deck: dict[str, list[tuple[int, PlannedNote]]] = defaultdict(list)
-    for position, note in enumerate(notes):
-        by_deck[note.deck].append((position, note))
-    decks = [genanki.Deck(deck_id(name), name) for name in sorted(by_deck)]
+    decks = [genanki.Deck(deck_id(name), name) for name in deck_names]
     if not decks:  # an empty package still carries the note types
         decks = [genanki.Deck(1, "Default")]
-    # Cards' rows as columns of integers: (id, note id, deck id, ord, mod, due).
-    card_columns = [array("q") for _ in range(6)]
-
-    def note_rows() -> Iterator[tuple[Any, ...]]:
-        """The notes' rows, one at a time (their joined fields are the bulk of a package);
-        their cards' values are collected on the way."""
-        # Ids increase in writing order and are never earlier than the note's own time.
-        last = 0
-        kinds = {
-            cloze: (model.model_id, model.sort_field_index) for cloze, (model, _) in models.items()
-        }
-        card_ids, note_ids, deck_ids, ords, mods, dues = card_columns
-        for deck in decks:
-            deck_number = deck.deck_id
-            for position, note in by_deck.get(deck.name, ()):
-                model_id, sort_index = kinds[note.cloze]
-                mod = note.mod
-                note_id = last = max(last + 1, mod * 1000)
-                yield (
-                    note_id,
-                    note.guid,
-                    model_id,
-                    mod,
-                    -1,
-                    " " + " ".join(note.tags) + " ",
-                    "\x1f".join(note.fields),
-                    note.fields[sort_index],
-                    0,
-                    0,
-                    "",
-                )
-                for ord_ in note.ords:
-                    last += 1
-                    card_ids.append(last)
-                    note_ids.append(note_id)
-                    deck_ids.append(deck_number)
-                    ords.append(ord_)
-                    mods.append(mod)
-                    dues.append(position)
-
-    def card_rows() -> Iterator[tuple[Any, ...]]:
-        for card_id, note_id, did, ord_, mod, due in zip(*card_columns, strict=True):
-            yield (card_id, note_id, did, ord_, mod, -1, 0, 0, due, *_TAIL)
-
     with tempfile.TemporaryDirectory(prefix="storydeck-") as scratch:
         path = Path(scratch) / "collection.anki2"
         connection = sqlite3.connect(path)
@@ -294,23 +311,17 @@ def write_package(
             # genanki rewrites the note types once per deck; the last deck's id is what stays.
             model_data = {
                 str(model.model_id): model.to_json(notetype_mod, decks[-1].deck_id)
-                for model, _ in models.values()
+                for model, _ in _models().values()
             }
             cursor.execute(
                 "UPDATE col SET decks = ?, models = ?",
                 (json.dumps(deck_data), json.dumps(model_data)),
             )
-            cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?)", note_rows())
-            cursor.executemany(
-                "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", card_rows()
-            )
             connection.commit()
         finally:
             connection.close()
-        del card_columns[:]
+        store.fill(path, level)
         _normalise_header(path)
-        if stamp is None:
-            stamp = _stamp(notes, notetype_mod)
         _zip(target, {"collection.anki2": path, "media": b"{}"}, stamp)
 
 
@@ -335,8 +346,6 @@ _SCRATCH_PRAGMAS = (
     "PRAGMA synchronous = OFF",
     "PRAGMA cache_size = -16384",
 )
-#: ivl, factor, reps, lapses, left, odue, odid, flags, data of a new card.
-_TAIL = (0, 0, 0, 0, 0, 0, 0, 0, "")
 #: Fast deflate: a quarter of the default level's time for about a fifth more bytes.
 _ZIP_LEVEL = 1
 
@@ -347,9 +356,14 @@ def _writer_key() -> bytes:
     from importlib.metadata import version
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(__file__).with_name("rowstore.py").read_bytes())
     digest.update(f"genanki {version('genanki')}".encode())
     digest.update(repr(sorted(note_type_fingerprints().items())).encode())
     return digest.digest()
+
+
+def _store_key() -> str:
+    return _writer_key().hex()
 
 
 def _stamp(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
@@ -409,17 +423,18 @@ def _set_level(info: zipfile.ZipInfo, level: int) -> None:
 
 def package_files(
     config: Config, notes: Sequence[PlannedNote]
-) -> Iterator[tuple[str, list[PlannedNote]]]:
-    """(file name, notes) of every package: one per level, and one with everything."""
+) -> Iterator[tuple[str, list[PlannedNote], str | None]]:
+    """(file name, notes, level) of every package: one per level, and one with
+    everything (level None)."""
     prefix = config.output.prefix
     if config.output.per_level:
         by_level: dict[str, list[PlannedNote]] = defaultdict(list)
         for note in notes:
             by_level[note.level].append(note)
         for level in sorted(by_level):
-            yield f"{prefix}-{_file_part(level)}.apkg", by_level[level]
+            yield f"{prefix}-{_file_part(level)}.apkg", by_level[level], level
     if config.output.combined or not config.output.per_level:
-        yield f"{prefix}-all.apkg", list(notes)
+        yield f"{prefix}-all.apkg", list(notes), None
 
 
 def _file_part(level: str) -> str:
@@ -435,9 +450,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 
 def write_atomic_chunks(path: Path, chunks: Callable[[], Iterable[bytes]]) -> bool:
-    """`write_atomic` for content made in pieces (`chunks()` gives them, and may be
-    called twice: once to compare with the file, once to write), so that neither the
-    new content nor the old file is ever held whole in memory.
+    """`write_atomic` for content made in pieces (`chunks()` gives them), so that
+    neither the new content nor the old file is ever held whole in memory.
     """
     with Staged() as staged:
         changed = staged.add(path, chunks)
@@ -467,13 +481,42 @@ class Staged:
 
     def add(self, path: Path, chunks: Callable[[], Iterable[bytes]]) -> bool:
         """Stage `path` to hold the concatenation of `chunks()`; False (and nothing
-        staged) when it already does."""
-        if _holds(path, chunks()):
-            return False
+        staged, not even a temporary file) when it already does.
+
+        The content is made once: compared with the file in place as it comes, and
+        written only from the first difference on (with the equal part before it
+        copied from the file).
+        """
+        pieces = iter(chunks())
+        same = 0  # bytes equal to the file's so far
+        first: bytes | None = None  # the first piece that differs
+        try:
+            with path.open("rb") as old:
+                for piece in pieces:
+                    if old.read(len(piece)) != piece:
+                        first = piece
+                        break
+                    same += len(piece)
+                else:
+                    if not old.read(1):
+                        return False
+        except OSError:
+            pass
 
         def write(handle: BinaryIO) -> None:
-            for chunk in chunks():
-                handle.write(chunk)
+            if same:
+                with path.open("rb") as old:
+                    left = same
+                    while left:
+                        block = old.read(min(left, 1 << 20))
+                        if not block:
+                            raise OSError(f"{path} changed while it was read")
+                        handle.write(block)
+                        left -= len(block)
+            if first is not None:
+                handle.write(first)
+            for piece in pieces:
+                handle.write(piece)
 
         self.add_written(path, write)
         return True
@@ -513,37 +556,40 @@ def remove_stale_temps(directory: Path, pattern: str) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _holds(path: Path, chunks: Iterable[bytes]) -> bool:
-    """Whether the file at `path` holds exactly the concatenation of `chunks`."""
-    try:
-        with path.open("rb") as handle:
-            for chunk in chunks:
-                if handle.read(len(chunk)) != chunk:
-                    return False
-            return handle.read(1) == b""
-    except OSError:
-        return False
-
-
 def iter_packages(
-    identified: Identified, config: Config, notetype_mod: int, out_dir: Path | None = None
+    identified: Identified,
+    config: Config,
+    notetype_mod: int,
+    out_dir: Path | None = None,
+    store: Path | None = None,
 ) -> Iterator[tuple[str, Callable[[BinaryIO], None] | None, int]]:
     """(file name, writer, note count) of every package of a build, one at a time.
 
-    The writer writes the package to a file it is given; it is None for a package
-    that `out_dir` already holds as it would be rendered now (same stamp).
+    The writer writes the package to a file it is given, and must be called before
+    the next package is asked for; it is None for a package that `out_dir` already
+    holds as it would be rendered now (same stamp). `store` is where the notes
+    directory's row store is kept (a scratch one when None).
     """
     notes = plan_notes(identified, config)
-    packages = list(package_files(config, notes))
-    for name, group in packages:
-        stamp = _stamp(group, notetype_mod)
-        if out_dir is not None and _stamped(out_dir / name, stamp):
-            yield name, None, len(group)
-        else:
-            yield name, partial(_write_group, group, notetype_mod, stamp), len(group)
-
-
-def _write_group(
-    group: Sequence[PlannedNote], notetype_mod: int, stamp: bytes, target: BinaryIO
-) -> None:
-    write_package(target, group, notetype_mod, stamp)
+    rows: RowStore | None = None
+    try:
+        for name, group, level in list(package_files(config, notes)):
+            stamp = _stamp(group, notetype_mod)
+            if out_dir is not None and _stamped(out_dir / name, stamp):
+                yield name, None, len(group)
+                continue
+            if rows is None:
+                rows = RowStore(store, _store_key())
+                rows.sync(notes, _note_row)
+            write = partial(
+                _write_from_store,
+                rows,
+                level,
+                deck_names=sorted({note.deck for note in group}),
+                notetype_mod=notetype_mod,
+                stamp=stamp,
+            )
+            yield name, write, len(group)
+    finally:
+        if rows is not None:
+            rows.close()
