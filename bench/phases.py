@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     from storydeck.cards import FIELDS, build_cards
     from storydeck.identity import Lock, identify, read_lock
     from storydeck.notes import display_path, read_notes
-    from storydeck.package import Staged, iter_packages, write_atomic_chunks
+    from storydeck.package import Staged, planned_packages, stage_packages
     from storydeck.templates import note_type_fingerprints
 
     lap("imports")
@@ -78,23 +78,27 @@ def main(argv: list[str]) -> int:
         )
         lap("identify")
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
-        rendered = skipped = 0
-        with Staged() as staged:
-            store = cache_file(notes_dir, "rows", ".sqlite")
-            packages = iter_packages(identified, project.config, notetype_mod, out_dir, store)
-            for name, write, _ in packages:
-                if write is None:
-                    skipped += 1
-                else:
-                    rendered += 1
-                    staged.add_written(out_dir / name, write)
-            lap(f"render + stage {rendered} packages, skip {skipped}")
+        store = cache_file(notes_dir, "rows", ".sqlite")
+        lock_now = identified.lock
+        with (
+            Staged() as staged,
+            Staged() as staged_lock,
+            planned_packages(identified, project.config, notetype_mod, out_dir, store) as packages,
+        ):
+            rendered = sum(1 for p in packages if p.write is not None)
+            lap(f"plan {len(packages)} packages, fill the row store")
+            stage_packages(
+                staged,
+                out_dir,
+                packages,
+                meanwhile=lambda: staged_lock.add(
+                    project.lock_path, lambda: build_module._encoded(lock_now.lines())
+                ),
+            )
+            lap(f"render {rendered} packages (skip {len(packages) - rendered}) + the lock")
             staged.commit()
-        lap("commit packages")
-        if project.lock_path is not None:
-            lock_now = identified.lock
-            write_atomic_chunks(project.lock_path, lambda: build_module._encoded(lock_now.lines()))
-        lap("write lock")
+            staged_lock.commit()
+        lap("commit packages and lock")
     total = time.perf_counter() - started
     if as_json:
         stages = [{"stage": n, "seconds": round(t, 4), "peak_mb": round(m)} for n, t, m in rows]

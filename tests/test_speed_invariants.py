@@ -29,10 +29,10 @@ from storydeck.package import (
     PlannedNote,
     deck_id,
     genanki_model,
-    iter_packages,
     package_bytes,
     package_files,
     plan_notes,
+    planned_packages,
 )
 from storydeck.templates import note_types
 from test_roundtrip import outage, refactor
@@ -195,15 +195,14 @@ def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
         assert _rows(ours) == _rows(theirs)
     # A build's packages: each level's notes, taken out of one store of all of them.
     groups = {name: group for name, group, _ in package_files(analysis.project.config, planned)}
-    written = 0
-    for name, write, _ in iter_packages(analysis.identified, analysis.project.config, EPOCH):
-        assert write is not None
-        buffer = io.BytesIO()
-        write(buffer)
-        ours = zipfile.ZipFile(buffer).read("collection.anki2")
-        assert _rows(ours) == _rows(_genanki_database(groups[name], EPOCH)), name
-        written += 1
-    assert written == len(groups) >= 3
+    with planned_packages(analysis.identified, analysis.project.config, EPOCH) as packages:
+        assert len(packages) == len(groups) >= 3
+        for name, write, _ in packages:
+            assert write is not None
+            buffer = io.BytesIO()
+            write(buffer)
+            ours = zipfile.ZipFile(buffer).read("collection.anki2")
+            assert _rows(ours) == _rows(_genanki_database(groups[name], EPOCH)), name
 
 
 # --- skipping packages that are already built ---------------------------------------------

@@ -167,7 +167,7 @@ _GC_THRESHOLD = 50_000
 def _build(
     project: Project, out_dir: Path, *, now: int | None, progress: Progress | None
 ) -> BuildReport:
-    from storydeck.package import Staged, iter_packages, remove_stale_temps, write_atomic_chunks
+    from storydeck.package import Staged, planned_packages, remove_stale_temps, stage_packages
 
     # What a build killed half-way left behind: its files were never renamed into place.
     remove_stale_temps(out_dir, "*.apkg")
@@ -178,18 +178,23 @@ def _build(
     analysis = analyse(project, now=now, progress=progress, cache=cache)
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
-    files = []
-    with Staged() as staged:
-        packages = iter_packages(identified, project.config, notetype_mod, out_dir, rows)
-        for name, write, count in packages:
-            path = out_dir / name
-            if write is not None:
-                staged.add_written(path, write)
-            files.append((path, count, write is not None))
+    lock_path, lock = project.lock_path, identified.lock
+    lock_written = [False]
+    with (
+        Staged() as staged,
+        Staged() as staged_lock,
+        planned_packages(identified, project.config, notetype_mod, out_dir, rows) as packages,
+    ):
+
+        def stage_lock() -> None:
+            if lock_path is not None:
+                lock_written[0] = staged_lock.add(lock_path, lambda: _encoded(lock.lines()))
+
+        # The lockfile is made while the packages are written, and renamed into place
+        # after them: a build stopped in between leaves the lock of the decks before.
+        stage_packages(staged, out_dir, packages, meanwhile=stage_lock)
         staged.commit()
-    lock_written = False
-    if project.lock_path is not None:
-        lock = identified.lock
-        lock_written = write_atomic_chunks(project.lock_path, lambda: _encoded(lock.lines()))
+        staged_lock.commit()
+    files = [(out_dir / p.name, p.notes, p.write is not None) for p in packages]
     kinds = Counter(card.kind.value for card in identified.cards)
-    return BuildReport(analysis, tuple(files), lock_written, kinds)
+    return BuildReport(analysis, tuple(files), lock_written[0], kinds)

@@ -20,9 +20,11 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
@@ -470,6 +472,7 @@ class Staged:
 
     def __init__(self) -> None:
         self._temps: list[tuple[Path, Path]] = []
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Staged:
         return self
@@ -525,7 +528,8 @@ class Staged:
         """Stage `path` to hold what `write` writes to the file handle it is given."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self._temps.append((Path(temp), path))
+        with self._lock:
+            self._temps.append((Path(temp), path))
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -533,7 +537,8 @@ class Staged:
             os.fsync(handle.fileno())
 
     def commit(self) -> None:
-        """Rename every staged file into place, in the order they were staged."""
+        """Rename every staged file into place, in the order they were staged (call it
+        once every `add` has returned)."""
         while self._temps:
             temp, path = self._temps.pop(0)
             temp.replace(path)
@@ -556,27 +561,40 @@ def remove_stale_temps(directory: Path, pattern: str) -> None:
             temp.unlink(missing_ok=True)
 
 
-def iter_packages(
+class Package(NamedTuple):
+    """One package of a build: its file name, its writer and how many notes it holds.
+
+    The writer writes the package to the file handle it is given; it is None when the
+    package is already in place as it would be written now (same stamp).
+    """
+
+    name: str
+    write: Callable[[BinaryIO], None] | None
+    notes: int
+
+
+@contextmanager
+def planned_packages(
     identified: Identified,
     config: Config,
     notetype_mod: int,
     out_dir: Path | None = None,
     store: Path | None = None,
-) -> Iterator[tuple[str, Callable[[BinaryIO], None] | None, int]]:
-    """(file name, writer, note count) of every package of a build, one at a time.
+) -> Iterator[list[Package]]:
+    """Every package of a build, to be written while the `with` block lasts.
 
-    The writer writes the package to a file it is given, and must be called before
-    the next package is asked for; it is None for a package that `out_dir` already
-    holds as it would be rendered now (same stamp). `store` is where the notes
-    directory's row store is kept (a scratch one when None).
+    A package that `out_dir` already holds as it would be rendered now (same stamp)
+    gets no writer. `store` is where the notes directory's row store is kept (a
+    scratch one when None); it is filled before the first writer is handed out.
     """
     notes = plan_notes(identified, config)
     rows: RowStore | None = None
     try:
-        for name, group, level in list(package_files(config, notes)):
+        packages = []
+        for name, group, level in package_files(config, notes):
             stamp = _stamp(group, notetype_mod)
             if out_dir is not None and _stamped(out_dir / name, stamp):
-                yield name, None, len(group)
+                packages.append(Package(name, None, len(group)))
                 continue
             if rows is None:
                 rows = RowStore(store, _store_key())
@@ -589,7 +607,37 @@ def iter_packages(
                 notetype_mod=notetype_mod,
                 stamp=stamp,
             )
-            yield name, write, len(group)
+            packages.append(Package(name, write, len(group)))
+        yield packages
     finally:
         if rows is not None:
             rows.close()
+
+
+def stage_packages(
+    staged: Staged,
+    out_dir: Path,
+    packages: Sequence[Package],
+    meanwhile: Callable[[], None] | None = None,
+) -> None:
+    """Write the packages that have a writer into `staged`, two at a time (a package
+    spends most of its time in SQLite and zlib, which let another thread run), the
+    largest first; `meanwhile` runs in this thread while they are written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = []
+    for package in sorted(packages, key=lambda p: -p.notes):
+        if package.write is not None:
+            todo.append((out_dir / package.name, package.write))
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        futures = [pool.submit(staged.add_written, path, write) for path, write in todo]
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            for future in futures:
+                future.result()
+
+
+#: Packages written at once.
+_WRITERS = 2

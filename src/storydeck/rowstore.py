@@ -111,6 +111,7 @@ class RowStore:
     def __init__(self, path: Path | None, key: str) -> None:
         self._scratch: Path | None = None
         self.key = key
+        self.path = Path()
         self._placed: list[_Placed] = []
         self.connection = self._open(path)
 
@@ -131,6 +132,7 @@ class RowStore:
         return self._connect(self._scratch / "rows.sqlite")
 
     def _connect(self, path: Path) -> sqlite3.Connection:
+        self.path = path
         connection = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             # A build killed half-way leaves the rollback journal: the next one rolls
@@ -213,29 +215,28 @@ class RowStore:
         return len(stale)
 
     def fill(self, database: Path, level: str | None) -> None:
-        """Copy the rows of the notes of `level` (all notes when None), as planned by
-        the last `sync`, into the notes and cards of the collection at `database`."""
-        connection = self.connection
-        connection.execute("ATTACH DATABASE ? AS pkg", (str(database),))
+        """Copy the rows of the notes of `level` (all notes when None), as placed by
+        the last `sync`, into the notes and cards of the collection at `database`.
+
+        Safe to call from several threads at once: each call reads the store through
+        a connection of its own (SQLite and zlib let other threads run meanwhile).
+        """
+        ids = _ids(self._placed, level)
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
+            connection.execute("PRAGMA cache_size = -16384")
+            connection.execute("PRAGMA temp_store = MEMORY")
+            connection.execute("ATTACH DATABASE ? AS pkg", (str(database),))
             connection.execute("PRAGMA pkg.journal_mode = OFF")
             connection.execute("PRAGMA pkg.synchronous = OFF")
             connection.execute("BEGIN")
-            try:
-                connection.execute("DROP TABLE IF EXISTS temp.ids")
-                connection.execute(_IDS)
-                connection.executemany(
-                    "INSERT INTO temp.ids VALUES (?, ?, ?)", _ids(self._placed, level)
-                )
-                connection.execute(_NOTES)
-                connection.execute(_CARDS)
-                connection.execute("DROP TABLE temp.ids")
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+            connection.execute(_IDS)
+            connection.executemany("INSERT INTO temp.ids VALUES (?, ?, ?)", ids)
+            connection.execute(_NOTES)
+            connection.execute(_CARDS)
+            connection.execute("COMMIT")
         finally:
-            connection.execute("DETACH DATABASE pkg")
+            connection.close()
 
 
 def _ids(placed: Sequence[_Placed], level: str | None) -> list[tuple[int, int, int]]:
