@@ -1,3 +1,3 @@
-from storydeck.cli import main
+from storydeck.cli import run
 
-main()
+run()

@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import sys
 import tempfile
 import zlib
@@ -28,7 +29,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from storydeck import __version__
 from storydeck.cards import Card
 from storydeck.config import Config
 from storydeck.model import Diagnostic, Story
@@ -74,21 +74,49 @@ def text_digest(text: str) -> str:
 @cache
 def code_key() -> str:
     """A hash of the code that turns text into stories: storydeck's sources and its parsers."""
-    from importlib.metadata import PackageNotFoundError, version
-
     digest = hashlib.sha256(_FORMAT)
-    digest.update(f"{sys.version}|{__version__}".encode())
-    for name in ("markdown-it-py", "mdit-py-plugins", "pyyaml"):
-        try:
-            digest.update(f"|{name} {version(name)}".encode())
-        except PackageNotFoundError:  # pragma: no cover - they are dependencies
-            digest.update(f"|{name} ?".encode())
+    digest.update(f"{sys.version}|{installed(PARSERS)}".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*")):
         if path.suffix in {".py", ".yaml"} and "__pycache__" not in path.parts:
             digest.update(path.relative_to(package).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+#: The distributions whose code reads notes.
+PARSERS = ("markdown-it-py", "mdit-py-plugins", "pyyaml")
+
+
+def installed(names: tuple[str, ...]) -> str:
+    """The installed versions of some distributions, as their `.dist-info` directories
+    on `sys.path` name them (importlib.metadata costs a build more time than its parse
+    cache saves on a small bank); importlib.metadata's answer when one is not found."""
+    wanted = {_normal_name(name) for name in names}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as scan:
+                listing = [item.name for item in scan]
+        except OSError:
+            continue
+        for item in listing:
+            if item.endswith(".dist-info"):
+                name, _, number = item[: -len(".dist-info")].rpartition("-")
+                found.setdefault(_normal_name(name), number)
+    if not wanted <= found.keys():
+        from importlib.metadata import PackageNotFoundError, version
+
+        for name in names:
+            try:
+                found.setdefault(_normal_name(name), version(name))
+            except PackageNotFoundError:  # pragma: no cover - they are dependencies
+                found.setdefault(_normal_name(name), "?")
+    return "|".join(f"{name} {found[name]}" for name in sorted(wanted))
+
+
+def _normal_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def config_key(config: Config) -> str:

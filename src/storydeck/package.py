@@ -59,10 +59,12 @@ class PlannedNote(NamedTuple):
     deck: str
     mod: int
     level: str
-    #: A hash of what the note holds (its lock fingerprint), for the package stamp.
+    #: A hash of what the note holds (its lock fingerprint).
     content: str
     #: Where its text comes from: its card, or the lock entry of a removed card.
     source: Card | LockEntry
+    #: What its row is made from: guid, content, mod and deck (see `_line`).
+    line: str
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -85,7 +87,11 @@ class PlannedNote(NamedTuple):
     @property
     def row_stamp(self) -> str:
         """What the note's row is made from (see rowstore.py)."""
-        return f"{self.content}\x1f{self.mod}\x1f{self.deck}"
+        return self.line
+
+
+def _line(guid: str, content: str, mod: int, deck: str) -> str:
+    return f"{guid}\x1f{content}\x1f{mod}\x1f{deck}"
 
 
 _values = itemgetter(*FIELDS)
@@ -124,17 +130,10 @@ def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
     for card in identified.cards:
         deck = card.deck
         level = levels.get(deck) or levels.setdefault(deck, _level_of_deck(deck))
-        notes.append(
-            PlannedNote(
-                card.guid,
-                card.is_cloze,
-                deck,
-                mods[card.guid],
-                level,
-                card.fingerprint,  # covers the note's kind, fields and tags
-                card,
-            )
-        )
+        guid, mod, content = card.guid, mods[card.guid], card.fingerprint
+        # The fingerprint covers the note's kind, fields and tags.
+        line = f"{guid}\x1f{content}\x1f{mod}\x1f{deck}"  # _line, inlined
+        notes.append(PlannedNote(guid, card.is_cloze, deck, mod, level, content, card, line))
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
     del config
     return notes
@@ -151,6 +150,7 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
         _level_of_deck(entry.deck),
         content,
         entry,
+        _line(guid, content, entry.changed, entry.deck),
     )
 
 
@@ -355,11 +355,11 @@ _ZIP_LEVEL = 1
 @cache
 def _writer_key() -> bytes:
     """What else decides a package's bytes: this writer's code, genanki's schema, note types."""
-    from importlib.metadata import version
+    from storydeck.cache import installed
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(Path(__file__).with_name("rowstore.py").read_bytes())
-    digest.update(f"genanki {version('genanki')}".encode())
+    digest.update(installed(("genanki",)).encode())
     digest.update(repr(sorted(note_type_fingerprints().items())).encode())
     return digest.digest()
 
@@ -377,9 +377,7 @@ def _stamp(notes: Sequence[PlannedNote], notetype_mod: int) -> bytes:
     digest = hashlib.sha256(_writer_key())
     digest.update(f"{notetype_mod}\x1e".encode())
     for start in range(0, len(notes), 4096):  # in pieces: never one string for a whole bank
-        part = "\x1e".join(
-            f"{n.guid}\x1f{n.content}\x1f{n.mod}\x1f{n.deck}" for n in notes[start : start + 4096]
-        )
+        part = "\x1e".join([n.line for n in notes[start : start + 4096]])
         digest.update(part.encode("utf-8", "surrogatepass"))
     return b"storydeck " + digest.hexdigest().encode("ascii")
 

@@ -23,7 +23,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 #: Bump when the store's tables change.
 _FORMAT = "storydeck-rows 4"
@@ -72,7 +72,9 @@ class Planned(Protocol):
 
 P = TypeVar("P", bound=Planned)
 
-_HAVE = "SELECT id, guid, stamp, mod, deck, level, ncards FROM notes"
+#: What `sync` reads of each row: its place (id, mod, deck, level, ncards; see _Placed)
+#: first, then its guid and stamp.
+_HAVE = "SELECT id, mod, deck, level, ncards, guid, stamp FROM notes"
 
 _IDS = "CREATE TEMP TABLE ids (nid INTEGER PRIMARY KEY, id INTEGER NOT NULL, due INTEGER NOT NULL)"
 _NOTES = """
@@ -91,14 +93,9 @@ ORDER BY i.nid, o.key
 """
 
 
-class _Placed(NamedTuple):
-    """A note of the last `sync`, as ids are worked out: its row's id and values."""
-
-    id: int
-    mod: int
-    deck: str
-    level: str
-    cards: int
+#: A note of the last `sync`, as ids are worked out: its row's id, mod, deck, level
+#: and number of cards (a row read from the store may carry more after these).
+_Placed = tuple[Any, ...]
 
 
 class RowStore:
@@ -173,21 +170,21 @@ class RowStore:
         """Make the store hold exactly `notes`, in this order; `row(note)` is asked only
         for the notes whose row is missing or stale. Returns how many rows were made."""
         connection = self.connection
-        have = {found[1]: found for found in connection.execute(_HAVE)}
-        placed: list[_Placed | None] = []
+        have = {found[5]: found for found in connection.execute(_HAVE)}
+        placed: list[_Placed] = []
         stale: list[tuple[int, int, P]] = []  # (position, id, note)
         last = first = max((found[0] for found in have.values()), default=0)
         for position, note in enumerate(notes):
             known = have.get(note.guid)
+            if known is not None and known[6] == note.row_stamp:
+                placed.append(known)
+                continue
             if known is None:
                 last += 1
                 stale.append((position, last, note))
-                placed.append(None)
-            elif known[2] != note.row_stamp:
-                stale.append((position, known[0], note))
-                placed.append(None)
             else:
-                placed.append(_Placed(known[0], known[3], known[4], known[5], known[6]))
+                stale.append((position, known[0], note))
+            placed.append(())
         connection.execute("BEGIN")
         try:
             if len(have) > len(notes) - (last - first):  # some notes left
@@ -206,12 +203,12 @@ class RowStore:
                     ((r[0], *r[_SMALL + 1 :]) for r in rows),
                 )
                 for (position, *_), r in zip(stale[start : start + _BATCH], rows, strict=True):
-                    placed[position] = _Placed(r[0], r[4], r[5], r[7], r[9])
+                    placed[position] = (r[0], r[4], r[5], r[7], r[9])
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        self._placed = [p for p in placed if p is not None]
+        self._placed = placed
         return len(stale)
 
     def fill(self, database: Path, level: str | None) -> None:
@@ -246,13 +243,13 @@ def _ids(placed: Sequence[_Placed], level: str | None) -> list[tuple[int, int, i
     is at least its mod time in milliseconds and above the id before it; its cards take
     the ids right after it. A card is due in its note's place in the package.
     """
-    chosen = placed if level is None else [p for p in placed if p.level == level]
-    order = sorted(range(len(chosen)), key=lambda i: chosen[i].deck)  # stable: in order
+    chosen = placed if level is None else [p for p in placed if p[3] == level]
+    order = sorted(range(len(chosen)), key=lambda i: chosen[i][2])  # stable: in order
     out = []
     last = 0
     for due in order:
-        note = chosen[due]
-        last = max(last + 1, note.mod * 1000)
-        out.append((last, note.id, due))
-        last += note.cards
+        note = chosen[due]  # id, mod, deck, level, cards
+        last = max(last + 1, note[1] * 1000)
+        out.append((last, note[0], due))
+        last += note[4]
     return out
