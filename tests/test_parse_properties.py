@@ -155,3 +155,55 @@ def test_parse_text_takes_any_text(source: str) -> None:
     result = parse_text(source, "x.md", CONFIG)
     assert all(story.id and story.title for story in result.stories)
     assert all(1 <= d.location.line <= line_count(source) for d in result.diagnostics)
+
+
+# --- the quick test in front of label lookups ---------------------------------------------
+
+_PIECES = st.sampled_from(
+    [
+        *LABELS,
+        *(label.upper() for label in LABELS),
+        "Question",
+        "Prompt",
+        "Example question",
+        "the",
+        "my",
+        "1.",
+        "2)",
+        "Step 3:",
+        "**",
+        "__",
+        "*",
+        "`",
+        "\\",
+        "<b>",
+        "</b>",
+        "(",
+        ")",
+        "[",
+        "]",
+        ":",
+        " - ",
+        " ",
+        "\n",
+        "Situ",
+        "ation",
+        "Res",
+        "ult",
+        "é",
+        "\u200b",
+        "⭐",
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=8).map("".join))
+def test_the_quick_test_never_hides_a_label(phrase: str) -> None:
+    from storydeck.parse import vocabulary
+    from storydeck.parse.labels import _keys
+
+    vocab = vocabulary(CONFIG)
+    full = next((vocab.sections[k] for k in _keys(phrase) if k in vocab.sections), None)
+    assert vocab.section_of(phrase) == full
+    assert vocab._is_question_label(phrase) == any(k in vocab.questions for k in _keys(phrase))

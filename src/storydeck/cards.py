@@ -80,6 +80,9 @@ class Card:
     #: an edited card from an unchanged one. Worked out when the card is made; copy a
     #: card with `with_guid`/`with_fields`, not `dataclasses.replace` (which keeps it).
     fingerprint: str = field(default="", compare=False)
+    #: The guid the card takes when the lock knows it under no other (identity.py's
+    #: `make_guid` with no salt), when already worked out where the card was made.
+    proposed: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -125,6 +128,7 @@ class Card:
             self.count,
             guid,
             known,
+            self.proposed,
         )
 
 
@@ -156,10 +160,11 @@ def build_cards(
 
 def story_cards(story: Story, config: Config, root: str = "") -> Iterator[Card]:
     """The cards of one story that belong to it alone (every kind but prompt)."""
-    yield from _relative(_metric_cards(story, config), root)
-    yield from _relative(_action_cards(story, config), root)
-    yield from _relative(_lesson_cards(story, config), root)
-    yield from _relative(_followup_cards(story, config), root)
+    frame = _Frame(story, config, root)
+    yield from _metric_cards(frame)
+    yield from _action_cards(frame)
+    yield from _lesson_cards(frame)
+    yield from _followup_cards(frame)
 
 
 def _relative(cards: Iterable[Card], root: str) -> Iterator[Card]:
@@ -349,10 +354,43 @@ def _fields(
     }
 
 
+class _Frame:
+    """What every card of one story shares (deck, cue, common fields, tags), worked out
+    once per story rather than once per card."""
+
+    __slots__ = ("_prefix", "_tags", "base", "config", "context", "deck", "story")
+
+    def __init__(self, story: Story, config: Config, root: str) -> None:
+        self.story = story
+        self.config = config
+        self.deck = story_deck(story, config)
+        self.context = _context(story, config)
+        # The fields of `_fields`, for a card of this story alone.
+        theme = story.themes[0] if story.themes else None
+        self.base = {
+            "Story": _esc(story.title),
+            "Question": _esc(next(iter(story_questions(story, config)), "")),
+            "Level": _esc(story.level or "Unleveled"),
+            "Theme": _esc(config.theme_title(theme)),
+        }
+        # Sources name files relative to the notes directory (see `_relative`).
+        self._prefix = _esc(root.rstrip("/") + "/") if root else ""
+        self._tags: dict[CardKind, tuple[str, ...]] = {}
+
+    def tags(self, kind: CardKind) -> tuple[str, ...]:
+        found = self._tags.get(kind)
+        if found is None:
+            found = self._tags[kind] = _tags(kind, [self.story])
+        return found
+
+    def source(self, location: Location) -> str:
+        shown = _esc(location.at_line())
+        return shown.removeprefix(self._prefix) if self._prefix else shown
+
+
 def _card(
     kind: CardKind,
-    story: Story,
-    config: Config,
+    frame: _Frame,
     *,
     key: str,
     ordinal: int,
@@ -360,28 +398,31 @@ def _card(
     front: str,
     back: str,
     detail: str = "",
-    context: str = "",
+    context: str | None = None,
     count: int = 1,
 ) -> Card:
+    """A card of the story of `frame`; its context is the story's cue unless given."""
+    base = frame.base
     return Card(
         kind=kind,
-        anchor=story.id,
+        anchor=frame.story.id,
         key=key,
-        deck=story_deck(story, config),
-        tags=_tags(kind, [story]),
-        fields=_fields(
-            kind,
-            [story],
-            config,
-            front=front,
-            back=back,
-            detail=detail,
-            context=context,
-            question=next(iter(story_questions(story, config)), ""),
-        )
-        | {"Source": _esc(source.at_line())},
+        deck=frame.deck,
+        tags=frame.tags(kind),
+        fields={
+            "Front": front,
+            "Back": back,
+            "Detail": detail,
+            "Context": frame.context if context is None else context,
+            "Story": base["Story"],
+            "Question": base["Question"],
+            "Level": base["Level"],
+            "Theme": base["Theme"],
+            "Kind": kind.value,
+            "Source": frame.source(source),
+        },
         source=source,
-        stories=(story.id,),
+        stories=(frame.story.id,),
         ordinal=ordinal,
         count=count,
     )
@@ -448,20 +489,19 @@ def _metric_front(found: MetricSentence) -> tuple[str, str]:
     return f"{'…' if begin else ''}{front}{'…' if end < len(text) else ''}", _esc(text)
 
 
-def _metric_cards(story: Story, config: Config) -> Iterator[Card]:
-    for ordinal, found in enumerate(metric_sentences(story), start=1):
+def _metric_cards(frame: _Frame) -> Iterator[Card]:
+    for ordinal, found in enumerate(metric_sentences(frame.story), start=1):
         front, detail = _metric_front(found)
         yield _card(
             CardKind.METRIC,
-            story,
-            config,
+            frame,
             key=found.sentence,
             ordinal=ordinal,
             source=found.location,
             front=front,
             back=_esc("; ".join(m.value for m in found.metrics)),
             detail=detail,
-            context=_context(story, config, _div("sd-where", found.section)),
+            context=frame.context + _div("sd-where", found.section),
             count=len(found.metrics),
         )
 
@@ -497,7 +537,8 @@ def _step_back(step: Step) -> tuple[str, str, str]:
     return _esc(clip(head, FRONT_LIMIT)), line, f"{head} {line}".strip()
 
 
-def _action_cards(story: Story, config: Config) -> Iterator[Card]:
+def _action_cards(frame: _Frame) -> Iterator[Card]:
+    story = frame.story
     steps = [step for step in story.actions if step.headline or step.detail]
     for index, step in enumerate(steps):
         label, cue = _step_cue(story, steps, index)
@@ -509,55 +550,49 @@ def _action_cards(story: Story, config: Config) -> Iterator[Card]:
         back, line, key = _step_back(step)
         yield _card(
             CardKind.ACTION,
-            story,
-            config,
+            frame,
             key=key,
             ordinal=index + 1,
             source=step.headline.location,
             front=f'<div class="sd-ask">Step {index + 1} of {len(steps)}</div>{cue_html}',
             back=back,
             detail=_div("sd-line", line),
-            context=_context(story, config),
         )
 
 
 # --- lesson -----------------------------------------------------------------------------
 
 
-def _lesson_cards(story: Story, config: Config) -> Iterator[Card]:
-    lessons = [lesson for lesson in story.lessons if lesson]
+def _lesson_cards(frame: _Frame) -> Iterator[Card]:
+    lessons = [lesson for lesson in frame.story.lessons if lesson]
     for index, lesson in enumerate(lessons):
         yield _card(
             CardKind.LESSON,
-            story,
-            config,
+            frame,
             key=lesson.plain,
             ordinal=index + 1,
             source=lesson.location,
             front=f'<div class="sd-ask">Lesson {index + 1} of {len(lessons)}</div>',
             back=lesson.html,
-            context=_context(story, config),
         )
 
 
 # --- follow-up --------------------------------------------------------------------------
 
 
-def _followup_cards(story: Story, config: Config) -> Iterator[Card]:
-    answered = [f for f in story.followups if f.question and f.answer]
+def _followup_cards(frame: _Frame) -> Iterator[Card]:
+    answered = [f for f in frame.story.followups if f.question and f.answer]
     for ordinal, followup in enumerate(answered, start=1):
         front, detail = _fits(followup.question)
         yield _card(
             CardKind.FOLLOWUP,
-            story,
-            config,
+            frame,
             key=followup.question.plain,
             ordinal=ordinal,
             source=followup.question.location,
             front=f'<div class="sd-ask">{front}</div>',
             back=followup.answer.html,
             detail=detail,
-            context=_context(story, config),
         )
 
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -271,6 +271,13 @@ def make_guid(anchor: str, kind: str, key: str, salt: int = 0) -> str:
     return base64.b32encode(digest[:10]).decode("ascii").lower()
 
 
+def propose_guids(cards: Iterable[Card]) -> None:
+    """Work out each card's `proposed` guid now (in a parse worker: a large bank's
+    first build then does not make them one by one when matching)."""
+    for card in cards:
+        card.proposed = make_guid(card.anchor, card.kind.value, card.key)
+
+
 def card_fingerprint(card: Card, fields: Sequence[str]) -> str:
     """The card's content fingerprint (made with the card when `fields` is the note's)."""
     if tuple(fields) == FIELDS:
@@ -439,7 +446,11 @@ def _short(key: str) -> str:
 def _fresh_guid(card: Card, lock: Lock, used: set[str]) -> str:
     salt = 0
     while True:
-        guid = make_guid(card.anchor, card.kind.value, card.key, salt)
+        guid = (
+            card.proposed
+            if not salt and card.proposed
+            else make_guid(card.anchor, card.kind.value, card.key, salt)
+        )
         if guid not in used and guid not in lock.cards:
             return guid
         salt += 1

@@ -353,11 +353,14 @@ def _parse(text: str, shown: str, setting: tuple[Config, str]) -> Parsed:
     their source relative to it).
     """
     from storydeck.cards import story_answer, story_cards
+    from storydeck.identity import propose_guids
     from storydeck.parse import parse_text
 
     config, root = setting
     result = parse_text(text, shown, config)
     cards = tuple(tuple(story_cards(story, config, root)) for story in result.stories)
+    for made in cards:
+        propose_guids(made)
     answers = tuple(story_answer(story) for story in result.stories)
     return result.stories, result.diagnostics, cards, answers
 

@@ -241,7 +241,7 @@ def write_package(
     """One `.apkg` holding `notes`, written to `target`, through a scratch row store.
     `stamp` is `_stamp(notes, notetype_mod)` when the caller has it already."""
     with RowStore(None, _store_key()) as store:
-        store.sync(notes, _note_row)
+        store.sync(notes, _row_maker())
         _write_from_store(
             store,
             None,
@@ -252,26 +252,38 @@ def write_package(
         )
 
 
-def _note_row(note: PlannedNote) -> Row:
-    """A note's row in the row store: the package's note row, with its deck, level and
-    card ords (see rowstore.py)."""
-    model, rule = _models()[note.cloze]
-    fields = note.fields
-    ords = rule.ords(fields)
-    return (
-        note.guid,
-        note.row_stamp,
-        model.model_id,
-        note.mod,
-        note.deck,
-        deck_id(note.deck),
-        note.level,
-        json.dumps(ords),
-        len(ords),
-        " " + " ".join(note.tags) + " ",
-        fields[model.sort_field_index],
-        "\x1f".join(fields),
-    )
+def _row_maker() -> Callable[[PlannedNote], Row]:
+    """How a note becomes its row in the row store: the package's note row, with its
+    deck, level and card ords (see rowstore.py)."""
+    kinds = {
+        cloze: (model.model_id, model.sort_field_index, rule)
+        for cloze, (model, rule) in _models().items()
+    }
+    ords_json: dict[tuple[int, ...], str] = {}
+
+    def row(note: PlannedNote) -> Row:
+        model_id, sort_index, rule = kinds[note.cloze]
+        fields = note.fields
+        ords = tuple(rule.ords(fields))
+        listed = ords_json.get(ords)
+        if listed is None:
+            listed = ords_json[ords] = json.dumps(list(ords))
+        return (
+            note.guid,
+            note.line,
+            model_id,
+            note.mod,
+            note.deck,
+            deck_id(note.deck),
+            note.level,
+            listed,
+            len(ords),
+            " " + " ".join(note.tags) + " ",
+            fields[sort_index],
+            "\x1f".join(fields),
+        )
+
+    return row
 
 
 def _write_from_store(
@@ -596,7 +608,7 @@ def planned_packages(
                 continue
             if rows is None:
                 rows = RowStore(store, _store_key())
-                rows.sync(notes, _note_row)
+                rows.sync(notes, _row_maker())
             write = partial(
                 _write_from_store,
                 rows,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 #: Bump when the store's tables change.
-_FORMAT = "storydeck-rows 4"
+_FORMAT = "storydeck-rows 5"
 
 _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 #: Each note's small values, then its text (tags, sort field, joined fields) in a table
@@ -34,7 +34,7 @@ _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT 
 _TABLES = (
     """CREATE TABLE notes (
         id INTEGER PRIMARY KEY,
-        guid TEXT NOT NULL UNIQUE,
+        guid TEXT NOT NULL,
         stamp TEXT NOT NULL,
         mid INTEGER NOT NULL,
         mod INTEGER NOT NULL,

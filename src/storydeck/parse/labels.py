@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,6 +82,29 @@ def _keys(text: str) -> tuple[str, ...]:
     )
 
 
+def _hint(keys: Iterable[str]) -> re.Pattern[str]:
+    """A quick test that a phrase may reduce to one of `keys` (see `_may_hold`): the
+    longest word of some key occurs in it."""
+    words = {max(key.split(" "), key=len) for key in keys if key}
+    if not words:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
+
+
+def _may_hold(hint: re.Pattern[str], phrase: str) -> bool:
+    """False only when no key of `hint` can be among `_keys(phrase)`.
+
+    Each word of such a key is a run of the phrase's own characters: reducing an
+    ASCII phrase only drops markup, numbering, articles and punctuation, puts spaces
+    where markup was, and removes backslashes (which may join letters) and case. So
+    when the phrase, without backslashes and in lower case, holds none of the hint's
+    words, no key can match. Other phrases are always looked at in full.
+    """
+    if not phrase.isascii():
+        return True
+    return hint.search(phrase.replace("\\", "").lower()) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Label:
     """A recognised label: its section, and the text that followed it on the line."""
@@ -120,6 +144,8 @@ class Vocabulary:
                 for key in _keys(word):
                     self.sections.setdefault(key, section)
         self.questions = {k for word in config.question_labels for k in _keys(word)}
+        self._section_hint = _hint(self.sections)
+        self._question_hint = _hint(self.questions)
         self.letters = dict(config.letters)
         self.trailers = tuple(t.casefold() for t in config.trailers)
         self._level_token, self._level_word = _level_patterns(config)
@@ -131,6 +157,8 @@ class Vocabulary:
     # --- labels -------------------------------------------------------------------------
 
     def section_of(self, phrase: str) -> Section | None:
+        if not _may_hold(self._section_hint, phrase):
+            return None
         for key in _keys(phrase):
             section = self.sections.get(key)
             if section is not None:
@@ -183,6 +211,11 @@ class Vocabulary:
 
     # --- questions ----------------------------------------------------------------------
 
+    def _is_question_label(self, phrase: str) -> bool:
+        if not _may_hold(self._question_hint, phrase):
+            return False
+        return any(k in self.questions for k in _keys(phrase))
+
     def question_line(self, text: str) -> list[str] | None:
         """Questions named by a `Prompt: ...` / `**Example Question**: "..."` line."""
         if text not in self._question_lines:
@@ -202,13 +235,13 @@ class Vocabulary:
             plain = _PLAIN_LEAD.match(text)
             if plain:
                 lead, after = plain.group("lead"), plain.group("after")
-        if lead is None or not any(k in self.questions for k in _keys(lead)):
+        if lead is None or not self._is_question_label(lead):
             return None
         return split_questions(after)
 
     def is_question_label(self, text: str) -> bool:
         """Is this phrase (a table header, say) one of the question labels?"""
-        return any(k in self.questions for k in _keys(text))
+        return self._is_question_label(text)
 
     def is_alternate(self, text: str) -> bool:
         """A `alternate prompt: ...` line: its questions rank after the main ones."""
