@@ -21,7 +21,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -72,7 +73,7 @@ class Planned(Protocol):
 
 P = TypeVar("P", bound=Planned)
 
-#: What `sync` reads of each row: its place (id, mod, deck, level, ncards; see _Placed)
+#: What `sync` reads of each row: its place (id, mod, deck, level, ncards; see _Places)
 #: first, then its guid and stamp.
 _HAVE = "SELECT id, mod, deck, level, ncards, guid, stamp FROM notes"
 
@@ -93,9 +94,26 @@ ORDER BY i.nid, o.key
 """
 
 
-#: A note of the last `sync`, as ids are worked out: its row's id, mod, deck, level
-#: and number of cards (a row read from the store may carry more after these).
-_Placed = tuple[Any, ...]
+class _Places:
+    """Where the notes of the last `sync` are, in their order: each one's row id, mod
+    time, deck, level and number of cards, as columns (a large bank has hundreds of
+    thousands of notes; the strings are shared)."""
+
+    def __init__(self, size: int) -> None:
+        self.ids = array("q", bytes(8 * size))
+        self.mods = array("q", bytes(8 * size))
+        self.cards = array("q", bytes(8 * size))
+        self.decks = [""] * size
+        self.levels = [""] * size
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def put(self, index: int, place: tuple[int, int, str, str, int]) -> None:
+        """Set note `index`'s (row id, mod, deck, level, cards)."""
+        id_, mod, deck, level, cards = place
+        self.ids[index], self.mods[index], self.cards[index] = id_, mod, cards
+        self.decks[index], self.levels[index] = deck, level
 
 
 class RowStore:
@@ -109,7 +127,7 @@ class RowStore:
         self._scratch: Path | None = None
         self.key = key
         self.path = Path()
-        self._placed: list[_Placed] = []
+        self._places = _Places(0)
         self.connection = self._open(path)
 
     def _open(self, path: Path | None) -> sqlite3.Connection:
@@ -170,21 +188,24 @@ class RowStore:
         """Make the store hold exactly `notes`, in this order; `row(note)` is asked only
         for the notes whose row is missing or stale. Returns how many rows were made."""
         connection = self.connection
-        have = {found[5]: found for found in connection.execute(_HAVE)}
-        placed: list[_Placed] = []
+        names: dict[str, str] = {}  # one string per deck and level name
+        have: dict[str, tuple[int, int, str, str, int, str]] = {}
+        for found in connection.execute(_HAVE):
+            deck, level = found[2], found[3]
+            deck, level = names.setdefault(deck, deck), names.setdefault(level, level)
+            have[found[5]] = (found[0], found[1], deck, level, found[4], found[6])
+        places = _Places(len(notes))
         stale: list[tuple[int, int, P]] = []  # (position, id, note)
         last = first = max((found[0] for found in have.values()), default=0)
         for position, note in enumerate(notes):
             known = have.get(note.guid)
-            if known is not None and known[6] == note.row_stamp:
-                placed.append(known)
-                continue
-            if known is None:
+            if known is not None and known[5] == note.row_stamp:
+                places.put(position, known[:5])
+            elif known is None:
                 last += 1
                 stale.append((position, last, note))
             else:
                 stale.append((position, known[0], note))
-            placed.append(())
         connection.execute("BEGIN")
         try:
             if len(have) > len(notes) - (last - first):  # some notes left
@@ -203,12 +224,13 @@ class RowStore:
                     ((r[0], *r[_SMALL + 1 :]) for r in rows),
                 )
                 for (position, *_), r in zip(stale[start : start + _BATCH], rows, strict=True):
-                    placed[position] = (r[0], r[4], r[5], r[7], r[9])
+                    deck, level = names.setdefault(r[5], r[5]), names.setdefault(r[7], r[7])
+                    places.put(position, (r[0], r[4], deck, level, r[9]))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        self._placed = placed
+        self._places = places
         return len(stale)
 
     def fill(self, database: Path, level: str | None) -> None:
@@ -218,7 +240,7 @@ class RowStore:
         Safe to call from several threads at once: each call reads the store through
         a connection of its own (SQLite and zlib let other threads run meanwhile).
         """
-        ids = _ids(self._placed, level)
+        ids = _ids(self._places, level)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             connection.execute("PRAGMA cache_size = -16384")
@@ -236,20 +258,22 @@ class RowStore:
             connection.close()
 
 
-def _ids(placed: Sequence[_Placed], level: str | None) -> list[tuple[int, int, int]]:
+def _ids(places: _Places, level: str | None) -> Iterator[tuple[int, int, int]]:
     """(note id, row id, due) of the notes of a package, as genanki's writer hands ids out.
 
     Decks go in name order, and each deck's notes in the package's order. A note's id
     is at least its mod time in milliseconds and above the id before it; its cards take
     the ids right after it. A card is due in its note's place in the package.
     """
-    chosen = placed if level is None else [p for p in placed if p[3] == level]
-    order = sorted(range(len(chosen)), key=lambda i: chosen[i][2])  # stable: in order
-    out = []
+    levels, decks = places.levels, places.decks
+    chosen: Sequence[int] = (
+        range(len(places)) if level is None else [i for i, x in enumerate(levels) if x == level]
+    )
+    order = sorted(range(len(chosen)), key=lambda k: decks[chosen[k]])  # stable: in order
+    ids, mods, cards = places.ids, places.mods, places.cards
     last = 0
     for due in order:
-        note = chosen[due]  # id, mod, deck, level, cards
-        last = max(last + 1, note[1] * 1000)
-        out.append((last, note[0], due))
-        last += note[4]
-    return out
+        index = chosen[due]
+        last = max(last + 1, mods[index] * 1000)
+        yield last, ids[index], due
+        last += cards[index]
