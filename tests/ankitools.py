@@ -195,8 +195,11 @@ def open_collection(path: str | os.PathLike[str]) -> Collection:
 
     ``path`` is the ``.anki2`` file, or a directory to hold ``collection.anki2``.  A newly
     created collection gets daily new/review limits of :data:`STUDY_LIMIT_PER_DAY` so
-    :func:`review_all` is not cut off at Anki's default 20 new cards a day; an existing
-    collection is opened unchanged.  The caller closes it (or use :func:`collection`).
+    :func:`review_all` is not cut off at Anki's default 20 new cards a day, and no load
+    balancing (it spreads intervals by how many cards are already due each day, so a
+    schedule would depend on the order cards were answered in, which Anki shuffles);
+    an existing collection is opened unchanged.  The caller closes it (or use
+    :func:`collection`).
     """
     target = Path(path)
     if target.is_dir():
@@ -205,6 +208,7 @@ def open_collection(path: str | os.PathLike[str]) -> Collection:
     col = Collection(str(target))
     if created:
         _lift_daily_limits(col)
+        col.load_balancer_enabled = False
     return col
 
 
