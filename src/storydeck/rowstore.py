@@ -152,6 +152,7 @@ class RowStore:
         try:
             # A build killed half-way leaves the rollback journal: the next one rolls
             # the store back. No sync to disk: the store is a cache.
+            connection.execute("PRAGMA page_size = 16384")  # for a new store: see package.py
             connection.execute("PRAGMA synchronous = OFF")
             connection.execute("PRAGMA cache_size = -16384")
             connection.execute("PRAGMA temp_store = MEMORY")
