@@ -153,6 +153,14 @@ def read_note(path: Path) -> str:
     shown = display_path(path)
     try:
         size = path.stat().st_size
+        if size <= MAX_NOTE_BYTES:
+            with path.open("rb") as handle:
+                # As much as the file holds (not the limit: a megabyte buffer per note
+                # costs more than reading it), and on up to the limit if it grew since.
+                raw = handle.read(size + 1)
+                if len(raw) > size:
+                    raw += handle.read(MAX_NOTE_BYTES + 1 - len(raw))
+            size = len(raw)
         if size > MAX_NOTE_BYTES:
             raise NotesError(
                 f"note is too large ({size / 1_000_000:.1f} MB; the limit is "
@@ -160,8 +168,6 @@ def read_note(path: Path) -> str:
                 Location(shown, 1, 1),
                 "split it into several notes",
             )
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_NOTE_BYTES + 1)
     except OSError as exc:
         diagnostic = _unreadable(path, exc)
         raise NotesError(diagnostic.message, Location(shown), diagnostic.hint) from None
