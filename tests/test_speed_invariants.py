@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -75,6 +76,34 @@ def test_parallel_parsing_gives_what_serial_parsing_gives(
     cache = ParseCache.for_notes(notes, config)
     assert read_notes([notes], config, cache=cache, jobs=2) == serial
     assert cache.misses == 0
+
+
+def test_a_changed_note_is_parsed_by_a_worker_while_the_cache_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = _bank(tmp_path)
+    config = default_config()
+    cache = ParseCache.for_notes(notes, config)
+    read_notes([notes], config, cache=cache, jobs=2)
+    cache.save()
+    edited = next(notes.rglob("*.md"))
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    pids = tmp_path / "pids"
+    real = storydeck.notes._parse
+
+    def spy(text: str, shown: str, setting: Any) -> Any:
+        with pids.open("a", encoding="ascii") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(text, shown, setting)
+
+    monkeypatch.setattr(storydeck.notes, "_parse", spy)
+    monkeypatch.setattr(storydeck.notes, "OVERLAP_MIN", 2)
+    cache = ParseCache.for_notes(notes, config)
+    overlapped = read_notes([notes], config, cache=cache, jobs=2)
+    assert (cache.hits, cache.misses) == (len(overlapped.files) - 1, 1)
+    assert pids.read_text(encoding="ascii").split() != [str(os.getpid())]  # in a worker
+    assert len(pids.read_text(encoding="ascii").split()) == 1
+    assert overlapped == read_notes([notes], config, jobs=1)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -227,6 +227,12 @@ class ParseCache:
             return {}
         return entries
 
+    def knows(self, shown: str, digest: str) -> bool:
+        """Whether the cache holds an entry for the note `shown` with text `digest`
+        (`get` may still find it damaged)."""
+        entry = self._old.get(shown)
+        return isinstance(entry, tuple) and len(entry) == 2 and entry[0] == digest
+
     def get(self, shown: str, digest: str) -> Parsed | None:
         """The cached result of the note shown as `shown`, if its text is still `digest`."""
         entry = self._old.get(shown)

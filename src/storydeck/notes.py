@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -232,6 +232,7 @@ def read_notes(
     shown_files: list[str] = []
     results: list[Parsed | NotesError] = []
     todo: list[tuple[int, str, str, str]] = []  # (index in results, shown, text, digest)
+    known: list[tuple[int, str, str, str]] = []  # the same, for notes the cache holds
     for file in files:
         shown = display_path(file)
         shown_files.append(shown)
@@ -241,17 +242,43 @@ def read_notes(
             results.append(exc)
             continue
         digest = text_digest(text) if cache is not None else ""
-        cached = cache.get(shown, digest) if cache is not None else None
-        if cached is None:
+        if cache is not None and cache.knows(shown, digest):
+            known.append((len(results), shown, text, digest))
+        else:
             todo.append((len(results), shown, text, digest))
-        results.append(cached if cached is not None else _PENDING)
+            if cache is not None:
+                cache.misses += 1
+        results.append(_PENDING)
+    damaged: list[tuple[int, str, str, str]] = []
+
+    def unpack_known() -> None:
+        """The cached results, unpacked (while workers parse the other notes)."""
+        assert cache is not None or not known
+        for entry in known:
+            index, shown, _, digest = entry
+            cached = cache.get(shown, digest) if cache is not None else None
+            if cached is None:
+                damaged.append(entry)
+            else:
+                results[index] = cached
+
     parsed = _parse_many(
         [(shown, text) for _, shown, text, _ in todo],
         (config, shown_root),
         jobs,
         progress,
         cache is not None,
+        meanwhile=(unpack_known, len(known)),
     )
+    if damaged:  # rare: a cache entry that does not unpack is parsed again, here
+        todo += damaged
+        parsed += _parse_many(
+            [(shown, text) for _, shown, text, _ in damaged],
+            (config, shown_root),
+            1,
+            progress,
+            cache is not None,
+        )
     for (index, shown, _, digest), (result, blob) in zip(todo, parsed, strict=True):
         results[index] = result
         if cache is not None:
@@ -291,6 +318,8 @@ def _parse_many(
     jobs: int | None,
     progress: Progress | None,
     packed: bool,
+    *,
+    meanwhile: tuple[Callable[[], None], int] | None = None,
 ) -> list[tuple[Parsed, bytes | None]]:
     """Parse (shown path, text) pairs, in parallel when there are many; results in order.
 
@@ -299,9 +328,17 @@ def _parse_many(
     sent instead of packing everything again here. The parser (markdown-it, YAML)
     is imported only when something is parsed: a build whose notes all come from
     the cache never loads it.
+
+    `meanwhile` is other work for this process, with its size (cached results to
+    unpack): when it is large, even a few notes are handed to a worker, which loads
+    the parser and parses them while this process does that work.
     """
-    workers = min(jobs or os.cpu_count() or 1, len(notes))
-    if workers < 2 or len(notes) < PARALLEL_MIN:
+    cores = jobs or os.cpu_count() or 1
+    workers = min(cores, len(notes))
+    overlap = meanwhile is not None and meanwhile[1] >= OVERLAP_MIN and cores > 1 and len(notes) > 0
+    if not overlap and (workers < 2 or len(notes) < PARALLEL_MIN):
+        if meanwhile is not None:
+            meanwhile[0]()
         out: list[tuple[Parsed, bytes | None]] = []
         for shown, text in notes:
             result = _parse(text, shown, setting)
@@ -312,11 +349,12 @@ def _parse_many(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from storydeck.parse import vocabulary
+    if len(notes) >= PARALLEL_MIN:
+        from storydeck.parse import vocabulary
 
-    # Forked workers inherit the parser and the compiled vocabulary from here;
-    # elsewhere (no fork) they start afresh.
-    vocabulary(setting[0])
+        # Forked workers inherit the parser and the compiled vocabulary from here;
+        # elsewhere (no fork) they start afresh.
+        vocabulary(setting[0])
     method = "fork" if sys.platform == "linux" else "spawn"
     # About four chunks per worker at least, so that none waits long for the last.
     size = max(1, min(_CHUNK, -(-len(notes) // (workers * 4))))
@@ -328,7 +366,10 @@ def _parse_many(
         initializer=_init_worker,
         initargs=(setting,),
     ) as pool:
-        for chunk, blobs in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):
+        sent = pool.map(_parse_chunk, chunks)
+        if meanwhile is not None:
+            meanwhile[0]()
+        for chunk, blobs in zip(chunks, sent, strict=True):
             for blob in blobs:
                 unpacked = unpack(blob)
                 if unpacked is None:  # pragma: no cover - a worker sends what it packed
@@ -338,6 +379,11 @@ def _parse_many(
                 for _ in chunk:
                     progress.advance()
     return out
+
+
+#: With at least this many cached results to unpack meanwhile, even one changed note
+#: is parsed by a worker (starting one costs about 20 ms; loading the parser, 60 ms).
+OVERLAP_MIN = 256
 
 
 _WORKER_SETTING: list[tuple[Config, str]] = []
