@@ -232,9 +232,21 @@ def _item_tokens(item: Block) -> list[Token]:
             out.extend(_item_tokens(child))
             continue
         for tok in child.tokens:
-            hidden_paragraph = tok.type in {"paragraph_open", "paragraph_close"} and tok.hidden
-            out.append(tok.copy(hidden=False) if hidden_paragraph else tok)
+            if tok.hidden and not tok.attrs and tok.type in _SHOWN:
+                out.append(_SHOWN[tok.type])
+            else:
+                out.append(tok)
     return out
+
+
+#: A tight list's hidden paragraph tokens, shown: what the renderer reads of one (its
+#: tag, nesting, attributes, block and hidden flags) is the same for every paragraph
+#: without attributes, so one token of each stands for them all (copying each costs
+#: more than rendering it).
+_SHOWN = {
+    "paragraph_open": Token("paragraph_open", "p", 1, block=True),
+    "paragraph_close": Token("paragraph_close", "p", -1, block=True),
+}
 
 
 def render_tokens(children: Sequence[Token], md: MarkdownIt) -> str:
