@@ -17,10 +17,16 @@ import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from storydeck.config import Config
-from storydeck.metrics import Metric, Quantity, cloze, find_metrics
 from storydeck.model import CardKind, Location, Step, Story, Text
+
+if TYPE_CHECKING:
+    from storydeck.metrics import Metric
+
+# The metric detector (storydeck.metrics) is imported where it is used: compiling its
+# patterns takes longer than a build that only reads cached cards needs them.
 
 #: Fields of every storydeck note, in the order the note types declare them: a public
 #: schema (see templates.py). The first one is the sort field.
@@ -458,6 +464,8 @@ def _metric_sources(story: Story) -> Iterator[tuple[str, Text]]:
 
 def metric_sentences(story: Story) -> Iterator[MetricSentence]:
     """Each distinct sentence of the story with a metric in it, in reading order."""
+    from storydeck.metrics import find_metrics
+
     seen: set[str] = set()
     for section, text in _metric_sources(story):
         for sentence in sentences(text.plain):
@@ -472,6 +480,8 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
 def _metric_front(found: MetricSentence) -> tuple[str, str]:
     """(cloze front, detail): a sentence too long for a phone screen shows only the
     clauses that hold its quantities; the back's detail then has the whole sentence."""
+    from storydeck.metrics import Metric, Quantity, cloze
+
     text, metrics = found.sentence, found.metrics
     if len(text) <= FRONT_LIMIT:
         return cloze(text, metrics), ""
@@ -672,6 +682,8 @@ def story_answer(story: Story) -> str:
 def headline_result(story: Story) -> str:
     """The result to say first: a sentence with a from→to change, else one with a
     measured quantity, else the first result; the earliest wins a tie."""
+    from storydeck.metrics import find_metrics
+
     best, best_rank = "", -1
     for result in story.results:
         for sentence in sentences(result.plain):

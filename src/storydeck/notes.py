@@ -350,11 +350,14 @@ def _parse_many(
     from concurrent.futures import ProcessPoolExecutor
 
     if len(notes) >= PARALLEL_MIN:
+        from importlib import import_module
+
         from storydeck.parse import vocabulary
 
-        # Forked workers inherit the parser and the compiled vocabulary from here;
-        # elsewhere (no fork) they start afresh.
+        # Forked workers inherit the parser, the metric detector and the compiled
+        # vocabulary from here; elsewhere (no fork) they start afresh.
         vocabulary(setting[0])
+        import_module("storydeck.metrics")
     method = "fork" if sys.platform == "linux" else "spawn"
     # About four chunks per worker at least, so that none waits long for the last.
     size = max(1, min(_CHUNK, -(-len(notes) // (workers * 4))))

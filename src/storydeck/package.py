@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from functools import cache, partial
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
 from storydeck.config import Config
@@ -190,14 +190,18 @@ class _CardRule:
     one per template whose required fields (genanki's `_req`) are filled.
     """
 
-    def __init__(self, model: genanki.Model) -> None:
-        self.cloze = model.model_type == model.CLOZE
+    def __init__(self, cloze: bool, cloze_fields: Sequence[int], req: Sequence[Any]) -> None:
+        self.cloze = cloze
+        self.cloze_fields = list(cloze_fields)
+        self.req_data = [list(r) for r in req]
+        self.req = [(ord_, all if how == "all" else any, fields) for ord_, how, fields in req]
+
+    @classmethod
+    def of(cls, model: genanki.Model) -> _CardRule:
         names = [f["name"] for f in model.fields]
         qfmt = model.templates[0]["qfmt"]
-        self.cloze_fields = [names.index(n) for n in set(_CLOZE_FIELD.findall(qfmt)) if n in names]
-        self.req = [
-            (ord_, all if how == "all" else any, fields) for ord_, how, fields in model._req
-        ]
+        cloze_fields = sorted({names.index(n) for n in _CLOZE_FIELD.findall(qfmt) if n in names})
+        return cls(model.model_type == model.CLOZE, cloze_fields, model._req)
 
     def ords(self, fields: Sequence[str]) -> list[int]:
         if self.cloze:
@@ -211,6 +215,86 @@ class _CardRule:
         return [ord_ for ord_, op, req in self.req if op(fields[i] for i in req)]
 
 
+class _Kind(NamedTuple):
+    """One note type as the writer uses it."""
+
+    model_id: int
+    sort_index: int
+    rule: _CardRule
+    #: genanki's JSON of the note type; its `mod` and `did` are filled in per package.
+    model_json: dict[str, Any]
+
+
+class _Constants(NamedTuple):
+    """What the writer takes from genanki: the collection's schema and `col` row, a
+    deck's JSON, and the note types (models) with their card rules.
+
+    Worked out with genanki once and kept in the row store, so that a build whose
+    store has them does not load genanki at all (about 60 ms).
+    """
+
+    schema: str
+    col: str
+    #: genanki's JSON of a deck; its `id` and `name` are filled in per deck.
+    deck_json: dict[str, Any]
+    kinds: dict[bool, _Kind]
+
+    @classmethod
+    def of_genanki(cls) -> _Constants:
+        import genanki
+        from genanki.apkg_col import APKG_COL
+        from genanki.apkg_schema import APKG_SCHEMA
+
+        kinds = {
+            cloze: _Kind(model.model_id, model.sort_field_index, rule, model.to_json(0, 0))
+            for cloze, (model, rule) in _models().items()
+        }
+        return cls(APKG_SCHEMA, APKG_COL, genanki.Deck(1, "").to_json(), kinds)
+
+    def to_text(self) -> str:
+        kinds = {
+            str(int(cloze)): [
+                k.model_id,
+                k.sort_index,
+                k.model_json,
+                k.rule.cloze_fields,
+                k.rule.req_data,
+            ]
+            for cloze, k in self.kinds.items()
+        }
+        return json.dumps([self.schema, self.col, self.deck_json, kinds])
+
+    @classmethod
+    def of_text(cls, text: str) -> _Constants:
+        schema, col, deck_json, raw = json.loads(text)
+        kinds = {
+            cloze == "1": _Kind(
+                model_id, sort_index, _CardRule(cloze == "1", fields, req), model_json
+            )
+            for cloze, (model_id, sort_index, model_json, fields, req) in raw.items()
+        }
+        return cls(schema, col, deck_json, kinds)
+
+
+def _constants(store: RowStore | None) -> _Constants:
+    """The writer's constants: from the row store when it has them, else from genanki
+    (and then kept in the store)."""
+    # Kept under the note types' fingerprints: a changed note type (its CSS, say) is
+    # taken from genanki again.
+    name = "writer " + repr(sorted(note_type_fingerprints().items()))
+    if store is not None:
+        kept = store.get_meta(name)
+        if kept is not None:
+            try:
+                return _Constants.of_text(kept)
+            except (ValueError, TypeError, KeyError):  # not ours after all: made again
+                pass
+    constants = _Constants.of_genanki()
+    if store is not None:
+        store.put_meta(name, constants.to_text())
+    return constants
+
+
 def _models() -> dict[bool, tuple[genanki.Model, _CardRule]]:
     return _models_of(note_types())
 
@@ -220,7 +304,7 @@ def _models_of(types: tuple[NoteType, ...]) -> dict[bool, tuple[genanki.Model, _
     out = {}
     for note_type in types:
         model = genanki_model(note_type)
-        out[note_type.cloze] = (model, _CardRule(model))
+        out[note_type.cloze] = (model, _CardRule.of(model))
     return out
 
 
@@ -241,7 +325,8 @@ def write_package(
     """One `.apkg` holding `notes`, written to `target`, through a scratch row store.
     `stamp` is `_stamp(notes, notetype_mod)` when the caller has it already."""
     with RowStore(None, _store_key()) as store:
-        store.sync(notes, _row_maker())
+        constants = _constants(None)
+        store.sync(notes, _row_maker(constants))
         _write_from_store(
             store,
             None,
@@ -249,16 +334,14 @@ def write_package(
             deck_names=sorted({note.deck for note in notes}),
             notetype_mod=notetype_mod,
             stamp=stamp if stamp is not None else _stamp(notes, notetype_mod),
+            constants=constants,
         )
 
 
-def _row_maker() -> Callable[[PlannedNote], Row]:
+def _row_maker(constants: _Constants) -> Callable[[PlannedNote], Row]:
     """How a note becomes its row in the row store: the package's note row, with its
     deck, level and card ords (see rowstore.py)."""
-    kinds = {
-        cloze: (model.model_id, model.sort_field_index, rule)
-        for cloze, (model, rule) in _models().items()
-    }
+    kinds = {cloze: (k.model_id, k.sort_index, k.rule) for cloze, k in constants.kinds.items()}
     ords_json: dict[tuple[int, ...], str] = {}
 
     def row(note: PlannedNote) -> Row:
@@ -294,6 +377,7 @@ def _write_from_store(
     deck_names: Sequence[str],
     notetype_mod: int,
     stamp: bytes,
+    constants: _Constants,
 ) -> None:
     """The package of `level`'s notes (every note when None) as the store holds them.
 
@@ -303,13 +387,7 @@ def _write_from_store(
     in a scratch file (not in memory, where a large bank's collection would be held
     twice: by SQLite and as bytes), compressed into the package and removed.
     """
-    import genanki
-    from genanki.apkg_col import APKG_COL
-    from genanki.apkg_schema import APKG_SCHEMA
-
-    decks = [genanki.Deck(deck_id(name), name) for name in deck_names]
-    if not decks:  # an empty package still carries the note types
-        decks = [genanki.Deck(1, "Default")]
+    decks = [(deck_id(name), name) for name in deck_names] or [(1, "Default")]
     with tempfile.TemporaryDirectory(prefix="storydeck-") as scratch:
         path = Path(scratch) / "collection.anki2"
         connection = sqlite3.connect(path)
@@ -317,15 +395,17 @@ def _write_from_store(
             for pragma in _SCRATCH_PRAGMAS:
                 connection.execute(pragma)
             cursor = connection.cursor()
-            cursor.executescript(APKG_SCHEMA)
-            cursor.executescript(APKG_COL)
+            cursor.executescript(constants.schema)
+            cursor.executescript(constants.col)
             (decks_json,) = cursor.execute("SELECT decks FROM col").fetchone()
             deck_data = json.loads(decks_json)
-            deck_data.update({str(deck.deck_id): deck.to_json() for deck in decks})
+            deck_data.update(
+                {str(id_): constants.deck_json | {"id": id_, "name": name} for id_, name in decks}
+            )
             # genanki rewrites the note types once per deck; the last deck's id is what stays.
             model_data = {
-                str(model.model_id): model.to_json(notetype_mod, decks[-1].deck_id)
-                for model, _ in _models().values()
+                str(kind.model_id): kind.model_json | {"mod": notetype_mod, "did": decks[-1][0]}
+                for kind in constants.kinds.values()
             }
             cursor.execute(
                 "UPDATE col SET decks = ?, models = ?",
@@ -610,7 +690,8 @@ def planned_packages(
                 continue
             if rows is None:
                 rows = RowStore(store, _store_key())
-                rows.sync(notes, _row_maker())
+                constants = _constants(rows)
+                rows.sync(notes, _row_maker(constants))
             write = partial(
                 _write_from_store,
                 rows,
@@ -618,6 +699,7 @@ def planned_packages(
                 deck_names=sorted({note.deck for note in group}),
                 notetype_mod=notetype_mod,
                 stamp=stamp,
+                constants=constants,
             )
             packages.append(Package(name, write, len(group)))
         yield packages

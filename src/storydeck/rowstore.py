@@ -162,6 +162,7 @@ class RowStore:
             if found is None or found[0] != key:
                 # Made by other code (or new): its tables are made again, empty.
                 connection.execute("BEGIN")
+                connection.execute("DELETE FROM meta")
                 connection.execute("DROP TABLE IF EXISTS notes")
                 connection.execute("DROP TABLE IF EXISTS texts")
                 for table in _TABLES:
@@ -172,6 +173,15 @@ class RowStore:
             connection.close()
             raise
         return connection
+
+    def get_meta(self, name: str) -> str | None:
+        """A value kept with the rows (under a name other than "key")."""
+        found = self.connection.execute("SELECT value FROM meta WHERE name = ?", (name,))
+        row = found.fetchone()
+        return None if row is None else str(row[0])
+
+    def put_meta(self, name: str, value: str) -> None:
+        self.connection.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def __enter__(self) -> RowStore:
         return self
