@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+import storydeck.config
 import storydeck.notes
 from storydeck.cache import CACHE_ENV, KEEP_FILES, ParseCache, cache_dir
 from storydeck.config import Config, config_from_text, default_config
@@ -217,7 +218,7 @@ def test_builds_with_and_without_the_cache_are_byte_identical(
 
 
 def test_nothing_is_left_in_the_notes_or_the_decks(
-    tmp_path: Path, cache_home: Path, cli: Callable[..., Result]
+    tmp_path: Path, cache_home: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notes = _notes(tmp_path)
     before = _tree(notes)
@@ -234,6 +235,14 @@ def test_nothing_is_left_in_the_notes_or_the_decks(
     parse = _cache_file(cache_home).name
     rows = parse.replace("parse-", "rows-").replace(".pickle", ".sqlite")
     assert sorted(p.name for p in cache_home.iterdir()) == [parse, rows]
+    # A later build (a new process: defaults not parsed yet) also keeps the parsed
+    # defaults there, and no other file.
+    monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    names = sorted(p.name for p in cache_home.iterdir())
+    assert len(names) == 3
+    assert names[0].startswith("defaults-")
+    assert names[1:] == [parse, rows]
 
 
 def test_a_failed_build_writes_no_cache(
@@ -255,3 +264,22 @@ def test_old_cache_files_are_pruned(tmp_path: Path, cache_home: Path) -> None:
     files = list(cache_home.glob("parse-*.pickle"))
     assert len(files) == KEEP_FILES
     assert cache.path in files
+
+
+def test_the_defaults_are_kept_parsed(cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
+    fresh = default_config()
+    assert not cache_home.exists()  # nothing is kept before the cache directory exists
+    cache_home.mkdir()
+    monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
+    assert default_config() == fresh
+    (kept,) = cache_home.glob("defaults-*.pickle")
+    # Read back from there (a planted value shows it is used), and parsed again when
+    # the file is damaged.
+    planted = dict(storydeck.config._defaults()) | {"deck_root": "Planted"}
+    kept.write_bytes(pickle.dumps(planted))
+    monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
+    assert default_config().deck_root == "Planted"
+    kept.write_bytes(b"not a pickle")
+    monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
+    assert default_config() == fresh

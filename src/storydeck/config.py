@@ -11,16 +11,24 @@ import re
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from storydeck.errors import ConfigError
 from storydeck.model import Location, Section
 
+if TYPE_CHECKING:
+    from yaml import Node as _Node
+
+# PyYAML is imported where YAML is read: a build of notes without a storydeck.yaml
+# takes the parsed defaults from the cache and never loads it (see `_defaults`).
+
 CONFIG_NAME = "storydeck.yaml"
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +108,6 @@ def _fold(text: str) -> str:
 
 # --- schema ---------------------------------------------------------------------------
 
-_Node = yaml.Node
-
 
 def _where(node: _Node, path: str) -> Location:
     mark = node.start_mark
@@ -113,9 +119,11 @@ def _fail(node: _Node, path: str, message: str, hint: str = "") -> ConfigError:
 
 
 def _scalar(node: _Node, path: str, kind: str) -> Any:
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode):
         raise _fail(node, path, f"expected {kind}, found a {_node_kind(node)}")
-    value = yaml.load(yaml.serialize(node), Loader=_Loader)
+    value = yaml.load(yaml.serialize(node), Loader=_loader())
     checks: dict[str, type | tuple[type, ...]] = {
         "a string": str,
         "true or false": bool,
@@ -135,6 +143,8 @@ def _scalar(node: _Node, path: str, kind: str) -> Any:
 
 
 def _node_kind(node: _Node) -> str:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return "mapping"
     if isinstance(node, yaml.SequenceNode):
@@ -143,6 +153,8 @@ def _node_kind(node: _Node) -> str:
 
 
 def _mapping(node: _Node, path: str) -> list[tuple[_Node, _Node]]:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         raise _fail(node, path, f"expected a mapping, found a {_node_kind(node)}")
     seen: set[str] = set()
@@ -155,6 +167,8 @@ def _mapping(node: _Node, path: str) -> list[tuple[_Node, _Node]]:
 
 
 def _strings(node: _Node, path: str) -> tuple[str, ...]:
+    import yaml
+
     if isinstance(node, yaml.ScalarNode):
         return (_scalar(node, path, "a string"),)
     if not isinstance(node, yaml.SequenceNode):
@@ -229,6 +243,8 @@ def _read_document(node: _Node, path: str) -> dict[str, Any]:
 
 
 def _is_null(node: _Node) -> bool:
+    import yaml
+
     return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
@@ -281,8 +297,10 @@ def _read_labels(node: _Node, path: str) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str, path: str) -> dict[str, Any]:
+    import yaml
+
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
@@ -343,8 +361,53 @@ def _defaults() -> dict[str, Any]:
     global _DEFAULTS  # noqa: PLW0603 - parsed once per process
     if _DEFAULTS is None:
         text = files("storydeck").joinpath("defaults.yaml").read_text(encoding="utf-8")
-        _DEFAULTS = _parse_yaml(text, "defaults.yaml")
+        _DEFAULTS = _kept_defaults(text)
     return _DEFAULTS
+
+
+def _kept_defaults(text: str) -> dict[str, Any]:
+    """defaults.yaml (`text`) parsed, as kept in the cache directory (see cache.py) when
+    this text was parsed by this very module before; else parsed, and kept there once
+    the directory exists (a first build that fails leaves no cache behind).
+
+    Best effort and silent, like the parse cache: anything unexpected means parsing.
+    """
+    import hashlib
+    import pickle
+
+    from storydeck.cache import cache_dir, installed
+
+    digest = hashlib.sha256(text.encode("utf-8") + Path(__file__).read_bytes())
+    digest.update(installed(("pyyaml",)).encode())
+    directory = cache_dir()
+    kept = directory / f"defaults-{digest.hexdigest()[:24]}.pickle"
+    try:
+        data = pickle.loads(kept.read_bytes())  # our own file, in the user's cache
+        if isinstance(data, dict):
+            return data
+    except Exception:  # missing or damaged: parsed again below
+        pass
+    parsed = _parse_yaml(text, "defaults.yaml")
+    if directory.is_dir():
+        import os
+        import tempfile
+
+        temp = ""
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".defaults-", suffix=".tmp", dir=directory)
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(parsed, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(temp).replace(kept)
+            temp = ""
+            for other in directory.glob("defaults-*.pickle"):
+                if other != kept:
+                    other.unlink(missing_ok=True)
+        except Exception:  # the cache is optional
+            pass
+        finally:
+            if temp:
+                Path(temp).unlink(missing_ok=True)
+    return parsed
 
 
 def default_config() -> Config:
