@@ -6,6 +6,7 @@ error diagnostic naming the file, never an exception that stops the others.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -394,6 +395,7 @@ _WORKER_SETTING: list[tuple[Config, str]] = []
 
 def _init_worker(setting: tuple[Config, str]) -> None:
     _WORKER_SETTING[:] = [setting]
+    gc.enable()  # a build turns collection off in its own process only
 
 
 def _parse_chunk(notes: Sequence[tuple[str, str]]) -> list[bytes]:
