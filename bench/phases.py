@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     from storydeck.templates import note_type_fingerprints
 
     lap("imports")
-    with build_module._few_collections():
+    with build_module._no_collections():
         project = build_module.open_project([notes_dir])
         cache = ParseCache.for_notes(notes_dir, project.config)
         lap("config + cache load")

@@ -126,28 +126,25 @@ def build(
     holds as it would be rendered is neither rendered nor written. The parse cache
     (see cache.py) is saved as soon as the notes are read without errors.
     """
-    with _few_collections():
+    with _no_collections():
         return _build(project, out_dir, now=now, progress=progress)
 
 
 @contextmanager
-def _few_collections() -> Iterator[None]:
-    """No cyclic garbage collection in this process while a build runs, and little in
-    its parse workers.
+def _no_collections() -> Iterator[None]:
+    """No cyclic garbage collection while a build runs (its parse workers look once per
+    chunk of notes: see notes.py).
 
     A build makes hundreds of thousands of small long-lived objects (stories, cards,
     lock entries) and next to no reference cycles; the collector would walk them
     again and again for nothing (a tenth of a rebuild's time at the default
-    threshold). Parse workers, which make and drop a note's tokens one note after
-    another, collect at a raised threshold (see notes.py).
+    threshold).
     """
-    before, enabled = gc.get_threshold(), gc.isenabled()
-    gc.set_threshold(max(before[0], _GC_THRESHOLD), *before[1:])
+    enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
         if enabled:
             gc.enable()
 
@@ -164,10 +161,6 @@ def _encoded(lines: Iterable[str], size: int = 1 << 20) -> Iterator[bytes]:
             batch, length = [], 0
     if batch:
         yield "".join(batch).encode("utf-8")
-
-
-#: Allocations between two young-generation collections during a build (default 700).
-_GC_THRESHOLD = 50_000
 
 
 def _build(
