@@ -29,6 +29,14 @@ def _private_cache(
 
 
 @pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache directory of the test's own (STORYDECK_CACHE_DIR), to look into."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv("STORYDECK_CACHE_DIR", str(home))
+    return home
+
+
+@pytest.fixture
 def seeds_dir() -> Path:
     """The seed notes beside the clone (../shared/seeds); tests that need them skip without."""
     if not SEEDS.is_dir():

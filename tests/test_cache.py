@@ -18,13 +18,8 @@ from storydeck.config import Config, config_from_text, default_config
 from storydeck.notes import Notes, read_notes
 from test_roundtrip import outage, refactor
 
-
-@pytest.fixture(autouse=True)
-def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private cache directory for the test (STORYDECK_CACHE_DIR)."""
-    home = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(home))
-    return home
+#: Every test here looks into a cache directory of its own.
+pytestmark = pytest.mark.usefixtures("cache_home")
 
 
 @pytest.fixture

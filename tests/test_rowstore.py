@@ -15,12 +15,8 @@ from click.testing import Result
 from storydeck.cache import CACHE_ENV
 from test_roundtrip import Note, outage, refactor
 
-
-@pytest.fixture(autouse=True)
-def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(home))
-    return home
+#: Every test here looks into a cache directory of its own.
+pytestmark = pytest.mark.usefixtures("cache_home")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """What the speed work must not change: parallel parsing gives what serial parsing
-gives, the executemany writer writes the rows genanki writes, a package is skipped
+gives, the writer (through the row store) writes the rows genanki writes, a package is skipped
 only when it is already what the build would write, and `--help` stays light."""
 
 from __future__ import annotations
