@@ -8,11 +8,13 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
 
 from storydeck.cache import CACHE_ENV
+from storydeck.rowstore import RowStore
 from test_roundtrip import Note, outage, refactor
 
 #: Every test here looks into a cache directory of its own.
@@ -144,3 +146,27 @@ def test_a_damaged_store_is_replaced(
     with sqlite3.connect(_store(tmp_path / "cache")) as db:
         assert db.execute("SELECT count(*) FROM notes").fetchone()[0] > 20
     db.close()
+
+
+def test_a_store_that_cannot_be_written_costs_time_not_the_build(
+    tmp_path: Path,
+    notes: Path,
+    cli: Callable[..., Result],
+    fixed_time: Callable[[int], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    del fixed_time
+    assert cli("build", notes, "-o", tmp_path / "one").exit_code == 0
+    real = RowStore.sync
+    failed: list[Path] = []
+
+    def sync(self: RowStore, *args: Any, **kwargs: Any) -> int:
+        if self.path == _store(tmp_path / "cache"):  # the notes' own store: a full disk
+            failed.append(self.path)
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RowStore, "sync", sync)
+    assert cli("build", notes, "-o", tmp_path / "two").exit_code == 0
+    assert failed
+    assert _packages(tmp_path / "one") == _packages(tmp_path / "two")

@@ -49,8 +49,8 @@ class PlannedNote(NamedTuple):
     """One note as it goes into a package (a tuple: a large bank makes hundreds of
     thousands of them, and a tuple is the cheapest immutable record to make).
 
-    Its fields, tags and card ords are worked out from its card (or, for a removed
-    card, its lock entry) only when its row is made: a build whose notes are mostly
+    Its fields and tags are worked out from its card (or, for a removed card, its
+    lock entry) only when its row is made: a build whose notes are mostly
     unchanged makes few rows (see rowstore.py).
     """
 
@@ -78,11 +78,6 @@ class PlannedNote(NamedTuple):
         if isinstance(self.source, Card):
             return self.source.tags
         return _removed_tags(self.source)
-
-    @property
-    def ords(self) -> tuple[int, ...]:
-        """The card ords the note makes."""
-        return tuple(_models()[self.cloze][1].ords(self.fields))
 
     @property
     def row_stamp(self) -> str:
@@ -689,9 +684,7 @@ def planned_packages(
                 packages.append(Package(name, None, len(group)))
                 continue
             if rows is None:
-                rows = RowStore(store, _store_key())
-                constants = _constants(rows)
-                rows.sync(notes, _row_maker(constants))
+                rows, constants = _filled_store(store, notes)
             write = partial(
                 _write_from_store,
                 rows,
@@ -706,6 +699,23 @@ def planned_packages(
     finally:
         if rows is not None:
             rows.close()
+
+
+def _filled_store(store: Path | None, notes: Sequence[PlannedNote]) -> tuple[RowStore, _Constants]:
+    """The row store at `store`, holding `notes`; a scratch one when that store cannot
+    be written (a full or read-only cache directory costs time, never the build)."""
+    rows = RowStore(store, _store_key())
+    try:
+        constants = _constants(rows)
+        rows.sync(notes, _row_maker(constants))
+    except sqlite3.Error:
+        rows.close()
+        if store is None:
+            raise
+        rows = RowStore(None, _store_key())
+        constants = _constants(rows)
+        rows.sync(notes, _row_maker(constants))
+    return rows, constants
 
 
 def stage_packages(
