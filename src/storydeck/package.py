@@ -35,7 +35,7 @@ from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
 from storydeck.model import CardKind
 from storydeck.rowstore import Row, RowStore
-from storydeck.templates import NoteType, note_type_fingerprints, note_types
+from storydeck.templates import NoteType, note_types
 
 if TYPE_CHECKING:
     import genanki
@@ -271,12 +271,17 @@ class _Constants(NamedTuple):
         return cls(schema, col, deck_json, kinds)
 
 
+def _note_types_key() -> str:
+    """The note types as the writer depends on them: their ids and fingerprints."""
+    return repr(sorted((t.key, t.id, t.fingerprint) for t in note_types()))
+
+
 def _constants(store: RowStore | None) -> _Constants:
     """The writer's constants: from the row store when it has them, else from genanki
     (and then kept in the store)."""
-    # Kept under the note types' fingerprints: a changed note type (its CSS, say) is
-    # taken from genanki again.
-    name = "writer " + repr(sorted(note_type_fingerprints().items()))
+    # Kept under the note types' ids and fingerprints: a changed note type (its CSS,
+    # say) is taken from genanki again.
+    name = "writer " + _note_types_key()
     if store is not None:
         kept = store.get_meta(name)
         if kept is not None:
@@ -449,7 +454,7 @@ def _writer_key() -> bytes:
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(Path(__file__).with_name("rowstore.py").read_bytes())
     digest.update(installed(("genanki",)).encode())
-    digest.update(repr(sorted(note_type_fingerprints().items())).encode())
+    digest.update(_note_types_key().encode())
     return digest.digest()
 
 
