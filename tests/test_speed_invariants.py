@@ -23,7 +23,7 @@ from click.testing import Result
 import storydeck.notes
 from conftest import EPOCH, REPO, SEEDS
 from storydeck.build import analyse, open_project
-from storydeck.cache import CACHE_ENV, ParseCache
+from storydeck.cache import ParseCache
 from storydeck.config import default_config
 from storydeck.notes import read_notes
 from storydeck.package import (
@@ -38,12 +38,8 @@ from storydeck.package import (
 from storydeck.templates import note_types
 from test_roundtrip import outage, refactor
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(home))
-    return home
+#: Every test here keeps its cache in a directory of its own.
+pytestmark = pytest.mark.usefixtures("cache_home")
 
 
 def _bank(root: Path) -> Path:
@@ -117,7 +113,7 @@ def test_parallel_and_serial_builds_are_byte_identical(
     tmp_path: Path,
     cli: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
-    private_cache: Path,
+    cache_home: Path,
 ) -> None:
     notes, decks = tmp_path / "notes", tmp_path / "decks"
     notes.mkdir()
@@ -127,7 +123,7 @@ def test_parallel_and_serial_builds_are_byte_identical(
     (notes / "shipped" / "storydeck.lock").unlink()
     assert cli("build", notes, "-o", decks).exit_code == 0
     serial = _tree(notes), _tree(decks)
-    for path in (decks, private_cache):
+    for path in (decks, cache_home):
         shutil.rmtree(path)
     (notes / "storydeck.lock").unlink()
     monkeypatch.setattr(storydeck.notes, "PARALLEL_MIN", 1)

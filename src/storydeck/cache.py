@@ -25,9 +25,10 @@ import re
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, BinaryIO, TypeGuard
 
 from storydeck.cards import Card
 from storydeck.config import Config
@@ -261,17 +262,17 @@ class ParseCache:
         """
         if self.path is None or self._new == self._old:
             return False
-        temp = ""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".parse-", suffix=".tmp", dir=self.path.parent)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_FORMAT)
-                pickle.dump((self.key, self._new), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            Path(temp).replace(self.path)
-        except Exception:  # the cache is optional; the build has succeeded
-            if temp:
-                Path(temp).unlink(missing_ok=True)
+        except OSError:
+            return False
+        entries = (self.key, self._new)
+
+        def write(handle: BinaryIO) -> None:
+            handle.write(_FORMAT)
+            pickle.dump(entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        if not write_quietly(self.path, write):
             return False
         _prune(self.path.parent, keep=self.path)
         return True
@@ -280,6 +281,22 @@ class ParseCache:
         """Let go of the entries (a large bank's are tens of megabytes)."""
         self._old = {}
         self._new = {}
+
+
+def write_quietly(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+    """Put what `write` writes at `path` through a temporary file beside it: the whole
+    of it or, on any failure, nothing (a cache is optional; the build goes on)."""
+    temp = ""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        Path(temp).replace(path)
+    except Exception:
+        if temp:
+            Path(temp).unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _valid(parsed: object) -> TypeGuard[Parsed]:

@@ -173,12 +173,18 @@ def story_cards(story: Story, config: Config, root: str = "") -> Iterator[Card]:
     yield from _followup_cards(frame)
 
 
+def _source_prefix(root: str) -> str:
+    """What a Source field's file names start with when they lie under `root` (as it
+    is escaped there); nothing to drop when `root` is empty."""
+    return _esc(root.rstrip("/") + "/") if root else ""
+
+
 def _relative(cards: Iterable[Card], root: str) -> Iterator[Card]:
     """The cards with their Source naming files relative to `root`."""
     if not root:
         yield from cards
         return
-    prefix = _esc(root.rstrip("/") + "/")
+    prefix = _source_prefix(root)
     for card in cards:
         names = card.fields["Source"].split(", ")
         source = ", ".join(n.removeprefix(prefix) for n in names)
@@ -371,16 +377,12 @@ class _Frame:
         self.config = config
         self.deck = story_deck(story, config)
         self.context = _context(story, config)
-        # The fields of `_fields`, for a card of this story alone.
-        theme = story.themes[0] if story.themes else None
-        self.base = {
-            "Story": _esc(story.title),
-            "Question": _esc(next(iter(story_questions(story, config)), "")),
-            "Level": _esc(story.level or "Unleveled"),
-            "Theme": _esc(config.theme_title(theme)),
-        }
+        # What `_fields` gives every card of this story alone.
+        question = next(iter(story_questions(story, config)), "")
+        common = _fields(CardKind.ACTION, [story], config, front="", back="", question=question)
+        self.base = {name: common[name] for name in ("Story", "Question", "Level", "Theme")}
         # Sources name files relative to the notes directory (see `_relative`).
-        self._prefix = _esc(root.rstrip("/") + "/") if root else ""
+        self._prefix = _source_prefix(root)
         self._tags: dict[CardKind, tuple[str, ...]] = {}
 
     def tags(self, kind: CardKind) -> tuple[str, ...]:

@@ -375,7 +375,7 @@ def _kept_defaults(text: str) -> dict[str, Any]:
     import hashlib
     import pickle
 
-    from storydeck.cache import cache_dir, installed
+    from storydeck.cache import cache_dir, installed, write_quietly
 
     digest = hashlib.sha256(text.encode("utf-8") + Path(__file__).read_bytes())
     digest.update(installed(("pyyaml",)).encode())
@@ -388,25 +388,12 @@ def _kept_defaults(text: str) -> dict[str, Any]:
     except Exception:  # missing or damaged: parsed again below
         pass
     parsed = _parse_yaml(text, "defaults.yaml")
-    if directory.is_dir():
-        import os
-        import tempfile
-
-        temp = ""
-        try:
-            fd, temp = tempfile.mkstemp(prefix=".defaults-", suffix=".tmp", dir=directory)
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(parsed, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            Path(temp).replace(kept)
-            temp = ""
-            for other in directory.glob("defaults-*.pickle"):
-                if other != kept:
-                    other.unlink(missing_ok=True)
-        except Exception:  # the cache is optional
-            pass
-        finally:
-            if temp:
-                Path(temp).unlink(missing_ok=True)
+    if directory.is_dir() and write_quietly(
+        kept, lambda handle: pickle.dump(parsed, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    ):
+        for other in directory.glob("defaults-*.pickle"):
+            if other != kept:
+                other.unlink(missing_ok=True)
     return parsed
 
 

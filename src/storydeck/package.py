@@ -127,7 +127,7 @@ def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
         level = levels.get(deck) or levels.setdefault(deck, _level_of_deck(deck))
         guid, mod, content = card.guid, mods[card.guid], card.fingerprint
         # The fingerprint covers the note's kind, fields and tags.
-        line = f"{guid}\x1f{content}\x1f{mod}\x1f{deck}"  # _line, inlined
+        line = _line(guid, content, mod, deck)
         notes.append(PlannedNote(guid, card.is_cloze, deck, mod, level, content, card, line))
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
     del config
@@ -709,17 +709,22 @@ def planned_packages(
 def _filled_store(store: Path | None, notes: Sequence[PlannedNote]) -> tuple[RowStore, _Constants]:
     """The row store at `store`, holding `notes`; a scratch one when that store cannot
     be written (a full or read-only cache directory costs time, never the build)."""
-    rows = RowStore(store, _store_key())
+    if store is not None:
+        try:
+            return _fill(RowStore(store, _store_key()), notes)
+        except sqlite3.Error:
+            pass
+    return _fill(RowStore(None, _store_key()), notes)
+
+
+def _fill(rows: RowStore, notes: Sequence[PlannedNote]) -> tuple[RowStore, _Constants]:
+    """`rows` made to hold `notes`, with the writer's constants; closed on failure."""
     try:
         constants = _constants(rows)
         rows.sync(notes, _row_maker(constants))
-    except sqlite3.Error:
+    except BaseException:
         rows.close()
-        if store is None:
-            raise
-        rows = RowStore(None, _store_key())
-        constants = _constants(rows)
-        rows.sync(notes, _row_maker(constants))
+        raise
     return rows, constants
 
 
