@@ -352,18 +352,18 @@ class RenderReport:
     @property
     def min_font_px(self) -> float:
         """Smallest computed font size of any visible text (ValueError when there is none)."""
-        if not self.texts:
-            msg = "the card rendered no visible text"
-            raise ValueError(msg)
-        return min(t.font_px for t in self.texts)
+        return min(t.font_px for t in self._visible_texts())
 
     @property
     def min_contrast(self) -> float:
         """Lowest text/background contrast of any visible text (ValueError when none)."""
+        return min(t.contrast for t in self._visible_texts())
+
+    def _visible_texts(self) -> tuple[TextSample, ...]:
         if not self.texts:
             msg = "the card rendered no visible text"
             raise ValueError(msg)
-        return min(t.contrast for t in self.texts)
+        return self.texts
 
     @property
     def overflows(self) -> bool:
