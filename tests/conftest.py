@@ -9,10 +9,17 @@ from pathlib import Path
 import anki.collection  # noqa: F401  (imports anki in the order its modules expect)
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from ankitools import anki_col_fixture  # noqa: F401  registers ``anki_col``
 from browser import card_browser_fixture  # noqa: F401  registers ``card_browser``
 from storydeck.cli import main
+
+# On CI the property tests draw the same examples every run, so a red build always
+# points at a change; elsewhere (and in `make fuzz`) they draw new ones each time.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"

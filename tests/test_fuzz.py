@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from storydeck.build import build, open_project
@@ -67,8 +67,21 @@ def parse_or_own_error(text: str) -> None:
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(note())
+@example("\ufeff# Situation\n* Action:\n  * \x1f\n  * \x1f\n")
 def test_generated_notes(text: str) -> None:
     parse_or_own_error(text)
+
+
+@pytest.mark.parametrize("blank", ["\x1f", "\x1c", "\u2028", "\u3000"])
+def test_list_items_of_invisible_text_are_no_steps(blank: str) -> None:
+    """Characters markdown keeps as text but Python strips as space make an empty item:
+    it is no step, and the items nested under it still are."""
+    text = (
+        "# Situation\nThe outage.\n\n## Action\n"
+        f"* {blank}\n* {blank}\n  * Paged the owner\n  * Rolled back\n"
+    )
+    (story,) = parse_text(text, "notes/blank.md", CONFIG).stories
+    assert [step.headline.plain for step in story.actions] == ["Paged the owner", "Rolled back"]
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -295,7 +295,7 @@ class Assembler:
             entry = entries[i]
             head = _head(entry)
             nested = _nested_lists(entry)
-            if entry.kind == ITEM and head is None:
+            if entry.kind == ITEM and (head is None or not block_plain(head)):
                 inner, more = self._items(nested, split_lessons=split_lessons)
                 items.extend(inner)
                 lessons.extend(more)
@@ -378,7 +378,9 @@ class Assembler:
         for entry in entries:
             if entry.kind == ITEM:
                 head = _head(entry)
-                if head is None:
+                if head is None or not block_plain(head):
+                    # No headline of its own (`* ` then a nested list): its sub-items are
+                    # the steps.
                     yield from self._entry_steps(list(_expand(_nested_lists(entry))))
                     continue
                 yield self._split_step(head, entry.children[1:])
