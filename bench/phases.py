@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
         last = now
 
     from storydeck import build as build_module
-    from storydeck.cache import ParseCache, cache_file
+    from storydeck.cache import LockSnapshot, ParseCache, cache_file
     from storydeck.cards import FIELDS, build_cards
     from storydeck.identity import Lock, identify, read_lock
     from storydeck.notes import display_path, read_notes
@@ -67,7 +67,8 @@ def main(argv: list[str]) -> int:
             answers=notes.story_answers,
         )
         lap(f"cards ({len(cards)})")
-        lock = read_lock(project.lock_path) if project.lock_path else None
+        snapshot = LockSnapshot.for_notes(notes_dir)
+        lock = read_lock(project.lock_path, snapshot) if project.lock_path else None
         lap("read lock")
         identified = identify(
             cards,
@@ -91,8 +92,8 @@ def main(argv: list[str]) -> int:
                 staged,
                 out_dir,
                 packages,
-                meanwhile=lambda: staged_lock.add(
-                    project.lock_path, lambda: build_module._encoded(lock_now.lines())
+                meanwhile=lambda: build_module.stage_lockfile(
+                    staged_lock, project.lock_path, lock_now, snapshot
                 ),
             )
             lap(f"render {rendered} packages (skip {len(packages) - rendered}) + the lock")

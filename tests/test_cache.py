@@ -13,8 +13,9 @@ from click.testing import Result
 
 import storydeck.config
 import storydeck.notes
-from storydeck.cache import CACHE_ENV, KEEP_FILES, ParseCache, cache_dir
+from storydeck.cache import CACHE_ENV, KEEP_FILES, LockSnapshot, ParseCache, cache_dir
 from storydeck.config import Config, config_from_text, default_config
+from storydeck.identity import Lock, parse_lock, read_lock
 from storydeck.notes import Notes, read_notes
 from test_roundtrip import outage, refactor
 
@@ -229,15 +230,16 @@ def test_nothing_is_left_in_the_notes_or_the_decks(
     assert after == before
     parse = _cache_file(cache_home).name
     rows = parse.replace("parse-", "rows-").replace(".pickle", ".sqlite")
-    assert sorted(p.name for p in cache_home.iterdir()) == [parse, rows]
+    lock = parse.replace("parse-", "lock-")
+    assert sorted(p.name for p in cache_home.iterdir()) == [lock, parse, rows]
     # A later build (a new process: defaults not parsed yet) also keeps the parsed
     # defaults there, and no other file.
     monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
     assert cli("build", notes, "-o", decks).exit_code == 0
     names = sorted(p.name for p in cache_home.iterdir())
-    assert len(names) == 3
+    assert len(names) == 4
     assert names[0].startswith("defaults-")
-    assert names[1:] == [parse, rows]
+    assert names[1:] == [lock, parse, rows]
 
 
 def test_a_failed_build_writes_no_cache(
@@ -278,3 +280,115 @@ def test_the_defaults_are_kept_parsed(cache_home: Path, monkeypatch: pytest.Monk
     kept.write_bytes(b"not a pickle")
     monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
     assert default_config() == fresh
+
+
+# --- the lock snapshot ------------------------------------------------------------------
+
+
+def _snapshot(cache_home: Path) -> Path:
+    (path,) = cache_home.glob("lock-*.pickle")
+    return path
+
+
+def _same_lock(one: Lock, other: Lock) -> None:
+    assert list(one.cards.items()) == list(other.cards.items())  # entry order too
+    assert dict(one.notetypes) == dict(other.notetypes)
+
+
+@pytest.fixture
+def lock_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The lockfiles parsed from JSON (their paths), in order."""
+    seen: list[str] = []
+    import storydeck.identity
+
+    real = storydeck.identity.parse_lock
+
+    def spy(text: str, path: str) -> Lock:
+        seen.append(path)
+        return real(text, path)
+
+    monkeypatch.setattr(storydeck.identity, "parse_lock", spy)
+    return seen
+
+
+def _built(tmp_path: Path, cli: Callable[..., Result]) -> Path:
+    """The lockfile of the test notes after a first build into tmp_path/decks."""
+    notes = _notes(tmp_path)
+    assert cli("build", notes, "-o", tmp_path / "decks").exit_code == 0
+    return notes / "storydeck.lock"
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_an_unchanged_lockfile_comes_from_its_snapshot(
+    tmp_path: Path, cli: Callable[..., Result], lock_parses: list[str]
+) -> None:
+    lock_file = _built(tmp_path, cli)
+    notes = lock_file.parent
+    parsed = parse_lock(lock_file.read_text(encoding="utf-8"), str(lock_file))
+    recalled = read_lock(lock_file, LockSnapshot.for_notes(notes))
+    assert lock_parses == []  # parse_lock above is the module's own, not the spy
+    _same_lock(recalled, parsed)
+    assert len(recalled.cards) == lock_file.read_text(encoding="utf-8").count('"anchor": ') > 20
+    # A rebuild takes the lock from the snapshot, and gives the same bytes.
+    lock = lock_file.read_bytes()
+    assert cli("build", notes, "-o", tmp_path / "again").exit_code == 0
+    assert lock_parses == []
+    assert lock_file.read_bytes() == lock
+    assert _tree(tmp_path / "decks") == _tree(tmp_path / "again")
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_a_hand_edited_lockfile_is_parsed_not_recalled(
+    tmp_path: Path, cli: Callable[..., Result], lock_parses: list[str]
+) -> None:
+    lock_file = _built(tmp_path, cli)
+    notes = lock_file.parent
+    text = lock_file.read_text(encoding="utf-8")
+    head, cards = text.split('"cards"', 1)
+    edited = head + '"cards"' + cards.replace('"changed": 1760000000', '"changed": 1760000005', 1)
+    assert edited != text
+    lock_file.write_text(edited, encoding="utf-8")
+    lock = read_lock(lock_file, LockSnapshot.for_notes(notes))
+    assert lock_parses == [str(lock_file)]
+    assert sorted(e.changed for e in lock.cards.values())[-1] == 1760000005
+    # Line endings changed by an editor or git: the same lock, read as text.
+    lock_file.write_bytes(edited.replace("\n", "\r\n").encode("utf-8"))
+    _same_lock(read_lock(lock_file, LockSnapshot.for_notes(notes)), lock)
+    # A lockfile broken by hand is still reported, snapshot or not.
+    lock_file.write_text(text[:-5], encoding="utf-8")
+    assert cli("build", notes, "-o", tmp_path / "decks").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda _blob: b"",
+        lambda blob: blob[:40],
+        lambda blob: blob[:-30],
+        lambda blob: blob.replace(b"storydeck-lock-snapshot 1", b"storydeck-lock-snapshot 0"),
+        lambda _blob: b"storydeck-lock-snapshot 1\n" + pickle.dumps(("x", [], [(1, 2)])),
+    ],
+    ids=["empty", "header-only", "truncated", "other-format", "foreign"],
+)
+@pytest.mark.usefixtures("fixed_time")
+def test_a_damaged_snapshot_is_ignored(
+    tmp_path: Path,
+    cache_home: Path,
+    cli: Callable[..., Result],
+    lock_parses: list[str],
+    damage: Callable[[bytes], bytes],
+) -> None:
+    lock_file = _built(tmp_path, cli)
+    notes = lock_file.parent
+    lock = lock_file.read_bytes()
+    snapshot = _snapshot(cache_home)
+    snapshot.write_bytes(damage(snapshot.read_bytes()))
+    assert read_lock(lock_file, LockSnapshot.for_notes(notes)).cards
+    assert lock_parses == [str(lock_file)]
+    assert cli("build", notes, "-o", tmp_path / "again").exit_code == 0
+    assert lock_file.read_bytes() == lock
+    assert _tree(tmp_path / "decks") == _tree(tmp_path / "again")
+    # The build kept a good snapshot again.
+    del lock_parses[:]
+    _same_lock(read_lock(lock_file, LockSnapshot.for_notes(notes)), parse_lock(lock.decode(), "x"))
+    assert lock_parses == []

@@ -10,14 +10,18 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storydeck.cache import ParseCache, cache_file
+from storydeck.cache import LockSnapshot, ParseCache, cache_file
 from storydeck.cards import FIELDS, Card, build_cards
 from storydeck.config import Config, load_config
 from storydeck.errors import InputErrors
-from storydeck.identity import Identified, Lock, Moved, identify, read_lock
+from storydeck.identity import Identified, Lock, Moved, identify, lock_digest, read_lock
 from storydeck.model import Diagnostic
 from storydeck.notes import LOCK_NAME, Notes, Progress, display_path, notes_root, read_notes
+
+if TYPE_CHECKING:
+    from storydeck.package import Staged
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,12 @@ def analyse(
     now: int | None = None,
     progress: Progress | None = None,
     cache: ParseCache | None = None,
+    snapshot: LockSnapshot | None = None,
 ) -> Analysis:
     """Read, parse, make cards and match them to the lock. Raises InputErrors on errors.
 
-    With a `cache`, notes whose text has not changed are not parsed again.
+    With a `cache`, notes whose text has not changed are not parsed again; with a
+    `snapshot` of the lockfile as it is, the lockfile is not parsed either.
     """
     from storydeck.templates import note_type_fingerprints
 
@@ -84,7 +90,7 @@ def analyse(
         made=notes.story_cards,
         answers=notes.story_answers,
     )
-    lock = read_lock(project.lock_path) if project.lock_path else Lock()
+    lock = read_lock(project.lock_path, snapshot) if project.lock_path else Lock()
     # The cards are made: let go of each story's own (a large bank's would be kept twice).
     notes = replace(notes, story_cards=(), story_answers=())
     identified = identify(
@@ -163,6 +169,24 @@ def _encoded(lines: Iterable[str], size: int = 1 << 20) -> Iterator[bytes]:
         yield "".join(batch).encode("utf-8")
 
 
+def stage_lockfile(staged: Staged, path: Path, lock: Lock, snapshot: LockSnapshot | None) -> bool:
+    """Stage the lockfile of `lock` at `path` (False when it already holds it), and keep
+    its snapshot for the next build."""
+    digest = lock_digest()
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in _encoded(lock.lines()):
+            digest.update(chunk)
+            yield chunk
+
+    written = staged.add(path, chunks)
+    if snapshot is not None:
+        # Kept before the lockfile is renamed into place: a build stopped in between
+        # leaves a snapshot of no file on disk, which is never used.
+        snapshot.keep(lock, digest.digest())
+    return written
+
+
 def _build(
     project: Project, out_dir: Path, *, now: int | None, progress: Progress | None
 ) -> BuildReport:
@@ -174,7 +198,8 @@ def _build(
         remove_stale_temps(project.root, LOCK_NAME)
     cache = ParseCache.for_notes(project.root, project.config) if project.root else None
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
-    analysis = analyse(project, now=now, progress=progress, cache=cache)
+    snapshot = LockSnapshot.for_notes(project.root) if project.root else None
+    analysis = analyse(project, now=now, progress=progress, cache=cache, snapshot=snapshot)
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     lock_path, lock = project.lock_path, identified.lock
@@ -187,7 +212,7 @@ def _build(
 
         def stage_lock() -> None:
             if lock_path is not None:
-                lock_written[0] = staged_lock.add(lock_path, lambda: _encoded(lock.lines()))
+                lock_written[0] = stage_lockfile(staged_lock, lock_path, lock, snapshot)
 
         # The lockfile is made while the packages are written, and renamed into place
         # after them: a build stopped in between leaves the lock of the decks before.

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, TypeGuard
 
 from storydeck.cards import Card
 from storydeck.config import Config
+from storydeck.identity import Lock, LockEntry, NotetypeEntry
 from storydeck.model import Diagnostic, Story
 
 #: What reading one note gives: its stories, its diagnostics, each story's own cards
@@ -283,6 +284,75 @@ class ParseCache:
         self._new = {}
 
 
+class LockSnapshot:
+    """The lockfile's content as the last build left it, kept beside the parse cache.
+
+    A build that finds the lockfile byte for byte as the snapshot says (the same
+    hash) takes its entries from here instead of parsing tens of megabytes of JSON;
+    any other lockfile, or a damaged or foreign snapshot, is parsed as usual. So,
+    like the parse cache, it is a shortcut and never a source of truth.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        #: The hash of the lockfile the snapshot on disk holds, once it was recalled.
+        self.digest: bytes | None = None
+
+    @classmethod
+    def for_notes(cls, root: Path) -> LockSnapshot:
+        return cls(cache_file(root, "lock", ".pickle"))
+
+    def recall(self, digest: bytes) -> Lock | None:
+        """The Lock of the lockfile whose bytes hash to `digest`, if the snapshot is of it."""
+        if self.path is None:
+            return None
+        try:
+            with self.path.open("rb") as handle:
+                if handle.read(len(_LOCK_FORMAT)) != _LOCK_FORMAT:
+                    return None
+                known, types, cards = pickle.load(handle)  # our own file, in the user's cache
+            if known != digest:
+                return None
+            lock = Lock(
+                {guid: LockEntry(*entry) for guid, *entry in cards},
+                {name: NotetypeEntry(print_, changed) for name, print_, changed in types},
+            )
+        except Exception:  # a damaged snapshot: the lockfile is parsed instead
+            return None
+        self.digest = digest
+        return lock
+
+    def keep(self, lock: Lock, digest: bytes) -> bool:
+        """Remember `lock` as the content of the lockfile whose bytes hash to `digest`
+        (nothing to do when that is the one already kept). Best effort, silent."""
+        if self.path is None or digest == self.digest:
+            return False
+        # In the lockfile's own order (sorted), so that the Lock recalled is the very
+        # one parsing the file gives, entry order included.
+        entries = lock.cards
+        cards = [
+            (g, e.anchor, e.kind, e.key, e.fingerprint, e.changed, e.deck, e.removed)
+            for g, e in ((g, entries[g]) for g in sorted(entries))
+        ]
+        types = [(name, e.fingerprint, e.changed) for name, e in sorted(lock.notetypes.items())]
+
+        def write(handle: BinaryIO) -> None:
+            handle.write(_LOCK_FORMAT)
+            pickle.dump((digest, types, cards), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        if not write_quietly(self.path, write):
+            return False
+        self.digest = digest
+        return True
+
+
+_LOCK_FORMAT = b"storydeck-lock-snapshot 1\n"
+
+
 def write_quietly(path: Path, write: Callable[[BinaryIO], None]) -> bool:
     """Put what `write` writes at `path` through a temporary file beside it: the whole
     of it or, on any failure, nothing (a cache is optional; the build goes on)."""
@@ -321,7 +391,7 @@ def _valid(parsed: object) -> TypeGuard[Parsed]:
 
 def _prune(directory: Path, keep: Path) -> None:
     """Drop the least recently written cache files beyond KEEP_FILES, with the row
-    store (rowstore.py) of the same notes directory."""
+    store (rowstore.py) and the lock snapshot of the same notes directory."""
     try:
         found = [
             (entry.stat().st_mtime, Path(entry.path))
@@ -337,3 +407,4 @@ def _prune(directory: Path, keep: Path) -> None:
             rows = path.with_name(path.name.replace("parse-", "rows-", 1)).with_suffix(".sqlite")
             rows.unlink(missing_ok=True)
             Path(f"{rows}-journal").unlink(missing_ok=True)
+            path.with_name(path.name.replace("parse-", "lock-", 1)).unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
 from storydeck.errors import LockError
@@ -239,13 +239,36 @@ def _line_of(text: str, needle: str, occurrence: int) -> int:
     return text.count("\n", 0, index) + 1
 
 
-def read_lock(path: Path) -> Lock:
+class LockMemo(Protocol):
+    """A copy of a lockfile's content kept elsewhere (see cache.LockSnapshot): it gives
+    the Lock that bytes hashing to `digest` hold, if it has it."""
+
+    def recall(self, digest: bytes) -> Lock | None: ...
+
+
+def lock_digest() -> Any:
+    """The hash that names a lockfile's bytes (fed as they are read or written)."""
+    return hashlib.sha256()
+
+
+def read_lock(path: Path, memo: LockMemo | None = None) -> Lock:
+    """The lockfile at `path` (empty when there is none). With a `memo` that has the
+    very same bytes, their Lock comes from it and the JSON is not parsed."""
     if not path.exists():
         return Lock()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        if memo is not None:
+            digest = lock_digest()
+            digest.update(raw)
+            known = memo.recall(digest.digest())
+            if known is not None:
+                return known
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"cannot read lockfile: {exc}", Location(str(path))) from None
+    if "\r" in text:  # read as text files are: any line ending is a newline
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return parse_lock(text, str(path))
 
 
