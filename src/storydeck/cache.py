@@ -329,10 +329,9 @@ class LockSnapshot:
             return False
         # In the lockfile's own order (sorted), so that the Lock recalled is the very
         # one parsing the file gives, entry order included.
-        entries = lock.cards
         cards = [
             (g, e.anchor, e.kind, e.key, e.fingerprint, e.changed, e.deck, e.removed)
-            for g, e in ((g, entries[g]) for g in sorted(entries))
+            for g, e in sorted(lock.cards.items())  # guids are unique: entries never compared
         ]
         types = [(name, e.fingerprint, e.changed) for name, e in sorted(lock.notetypes.items())]
 

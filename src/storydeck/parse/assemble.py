@@ -295,7 +295,7 @@ class Assembler:
             entry = entries[i]
             head = _head(entry)
             nested = _nested_lists(entry)
-            if entry.kind == ITEM and (head is None or not block_plain(head)):
+            if entry.kind == ITEM and head is None:
                 inner, more = self._items(nested, split_lessons=split_lessons)
                 items.extend(inner)
                 lessons.extend(more)
@@ -378,9 +378,7 @@ class Assembler:
         for entry in entries:
             if entry.kind == ITEM:
                 head = _head(entry)
-                if head is None or not block_plain(head):
-                    # No headline of its own (`* ` then a nested list): its sub-items are
-                    # the steps.
+                if head is None:
                     yield from self._entry_steps(list(_expand(_nested_lists(entry))))
                     continue
                 yield self._split_step(head, entry.children[1:])
@@ -519,10 +517,14 @@ def _expand(pieces: Sequence[Block]) -> Iterator[Block]:
 
 
 def _head(entry: Block) -> Block | None:
+    """A paragraph, or a list item's leading paragraph. None for an item without one
+    that shows any text (`* ` then a nested list, or characters markdown keeps but
+    that are space to Python, like U+001F): its nested items stand for it."""
     if entry.kind == PARAGRAPH:
         return entry
     if entry.kind == ITEM and entry.children and entry.children[0].kind == PARAGRAPH:
-        return entry.children[0]
+        first = entry.children[0]
+        return first if block_plain(first) else None
     return None
 
 
