@@ -736,21 +736,21 @@ def stage_packages(
 ) -> None:
     """Write the packages that have a writer into `staged`, two at a time (a package
     spends most of its time in SQLite and zlib, which let another thread run), the
-    largest first; `meanwhile` runs in this thread while they are written."""
+    largest first; `meanwhile` is the second job, beside the largest package. Two
+    jobs at a time on two cores: a third would only slow the largest one down."""
     from concurrent.futures import ThreadPoolExecutor
 
     todo = []
     for package in sorted(packages, key=lambda p: -p.notes):
         if package.write is not None:
             todo.append((out_dir / package.name, package.write))
+    tasks: list[Callable[[], None]] = [partial(staged.add_written, p, w) for p, w in todo]
+    if meanwhile is not None:
+        tasks.insert(1, meanwhile)
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        futures = [pool.submit(staged.add_written, path, write) for path, write in todo]
-        try:
-            if meanwhile is not None:
-                meanwhile()
-        finally:
-            for future in futures:
-                future.result()
+        futures = [pool.submit(task) for task in tasks]
+        for future in futures:
+            future.result()
 
 
 #: Packages written at once.

@@ -18,6 +18,7 @@ written fresh, rows in id order.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import tempfile
@@ -78,6 +79,12 @@ P = TypeVar("P", bound=Planned)
 _HAVE = "SELECT id, mod, deck, level, ncards, guid, stamp FROM notes"
 
 _IDS = "CREATE TEMP TABLE ids (nid INTEGER PRIMARY KEY, id INTEGER NOT NULL, due INTEGER NOT NULL)"
+#: The (note id, row id, due) triples of a package, from one JSON array.
+_FILL_IDS = """
+INSERT INTO temp.ids
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+FROM json_each(?)
+"""
 _NOTES = """
 INSERT INTO pkg.notes
 SELECT i.nid, n.guid, n.mid, n.mod, -1, t.tags, t.flds, t.sfld, 0, 0, ''
@@ -251,7 +258,7 @@ class RowStore:
         Safe to call from several threads at once: each call reads the store through
         a connection of its own (SQLite and zlib let other threads run meanwhile).
         """
-        ids = _ids(self._places, level)
+        ids = list(_ids(self._places, level))
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             connection.execute("PRAGMA cache_size = -16384")
@@ -261,7 +268,9 @@ class RowStore:
             connection.execute("PRAGMA pkg.synchronous = OFF")
             connection.execute("BEGIN")
             connection.execute(_IDS)
-            connection.executemany("INSERT INTO temp.ids VALUES (?, ?, ?)", ids)
+            # One statement, not one per note: a thread that gave up the GIL for each
+            # row would wait for it again behind every other busy thread.
+            connection.execute(_FILL_IDS, (json.dumps(ids, separators=(",", ":")),))
             connection.execute(_NOTES)
             connection.execute(_CARDS)
             connection.execute("COMMIT")
