@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
     from storydeck import build as build_module
     from storydeck.cache import LockSnapshot, ParseCache, cache_file
     from storydeck.cards import FIELDS, build_cards
-    from storydeck.identity import Lock, identify, read_lock
+    from storydeck.carry import CarryFile, outcomes
+    from storydeck.identity import Lock, identify, lock_file_digest, read_lock
     from storydeck.notes import display_path, read_notes
     from storydeck.package import Staged, planned_packages, stage_packages
     from storydeck.templates import note_type_fingerprints
@@ -53,9 +54,12 @@ def main(argv: list[str]) -> int:
     with build_module._no_collections():
         project = build_module.open_project([notes_dir])
         cache = ParseCache.for_notes(notes_dir, project.config)
+        carry = CarryFile.for_notes(notes_dir, f"{cache.key}:{display_path(notes_dir)}")
         lap("config + cache load")
-        notes = read_notes([notes_dir], project.config, cache=cache)
-        lap(f"read + parse ({cache.misses} parsed)")
+        kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
+        notes = read_notes([notes_dir], project.config, cache=cache, carry=kept)
+        carried = build_module._carried(notes)
+        lap(f"read + parse ({cache.misses} parsed, {len(carried.stories)} carried)")
         cache.save()
         cache.close()
         lap("save cache")
@@ -76,11 +80,14 @@ def main(argv: list[str]) -> int:
             build_module.build_time(),
             FIELDS,
             note_type_fingerprints(),
+            carried=carried,
         )
         lap("identify")
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
         store = cache_file(notes_dir, "rows", ".sqlite")
-        lock_now = identified.lock
+        lock_now, lock_path = identified.lock, project.lock_path
+        assert lock_path is not None
+        digests: list[bytes] = []
         with (
             Staged() as staged,
             Staged() as staged_lock,
@@ -92,14 +99,19 @@ def main(argv: list[str]) -> int:
                 staged,
                 out_dir,
                 packages,
-                meanwhile=lambda: build_module.stage_lockfile(
-                    staged_lock, project.lock_path, lock_now, snapshot
+                meanwhile=lambda: digests.append(
+                    build_module.stage_lockfile(staged_lock, lock_path, lock_now, snapshot)[1]
                 ),
             )
             lap(f"render {rendered} packages (skip {len(packages) - rendered}) + the lock")
             staged.commit()
             staged_lock.commit()
         lap("commit packages and lock")
+        kept_now = outcomes(
+            notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
+        )
+        carry.save(digests[0], kept_now)
+        lap("keep the outcomes to carry over")
     total = time.perf_counter() - started
     if as_json:
         stages = [{"stage": n, "seconds": round(t, 4), "peak_mb": round(m)} for n, t, m in rows]

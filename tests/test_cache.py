@@ -231,15 +231,16 @@ def test_nothing_is_left_in_the_notes_or_the_decks(
     parse = _cache_file(cache_home).name
     rows = parse.replace("parse-", "rows-").replace(".pickle", ".sqlite")
     lock = parse.replace("parse-", "lock-")
-    assert sorted(p.name for p in cache_home.iterdir()) == [lock, parse, rows]
+    carry = parse.replace("parse-", "carry-")
+    assert sorted(p.name for p in cache_home.iterdir()) == [carry, lock, parse, rows]
     # A later build (a new process: defaults not parsed yet) also keeps the parsed
     # defaults there, and no other file.
     monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
     assert cli("build", notes, "-o", decks).exit_code == 0
     names = sorted(p.name for p in cache_home.iterdir())
-    assert len(names) == 4
-    assert names[0].startswith("defaults-")
-    assert names[1:] == [lock, parse, rows]
+    assert len(names) == 5
+    assert names[1].startswith("defaults-")
+    assert [names[0], *names[2:]] == [carry, lock, parse, rows]
 
 
 def test_a_failed_build_writes_no_cache(

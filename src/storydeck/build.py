@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING
 
 from storydeck.cache import LockSnapshot, ParseCache, cache_file
 from storydeck.cards import FIELDS, Card, build_cards
+from storydeck.carry import Carried, CarryFile, StaleCarry, outcomes
 from storydeck.config import Config, load_config
 from storydeck.errors import InputErrors
-from storydeck.identity import Identified, Lock, Moved, identify, lock_digest, read_lock
+from storydeck.identity import (
+    Identified,
+    Lock,
+    Moved,
+    identify,
+    lock_digest,
+    lock_file_digest,
+    read_lock,
+)
 from storydeck.model import Diagnostic
 from storydeck.notes import LOCK_NAME, Notes, Progress, display_path, notes_root, read_notes
 
@@ -66,15 +75,22 @@ def analyse(
     progress: Progress | None = None,
     cache: ParseCache | None = None,
     snapshot: LockSnapshot | None = None,
+    carry: CarryFile | None = None,
 ) -> Analysis:
     """Read, parse, make cards and match them to the lock. Raises InputErrors on errors.
 
     With a `cache`, notes whose text has not changed are not parsed again; with a
-    `snapshot` of the lockfile as it is, the lockfile is not parsed either.
+    `snapshot` of the lockfile as it is, the lockfile is not parsed either. With the
+    `carry` of the last build, when the lockfile is as that build left it, notes
+    whose text has not changed are carried over (see carry.py): their cards are
+    not among the analysis's cards, and StaleCarry may be raised.
     """
     from storydeck.templates import note_type_fingerprints
 
-    notes = read_notes(list(project.paths), project.config, progress, cache=cache)
+    kept = None
+    if carry is not None:
+        kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
+    notes = read_notes(list(project.paths), project.config, progress, cache=cache, carry=kept)
     if notes.errors:
         raise InputErrors(notes.diagnostics)
     if cache is not None:
@@ -92,13 +108,32 @@ def analyse(
     )
     lock = read_lock(project.lock_path, snapshot) if project.lock_path else Lock()
     # The cards are made: let go of each story's own (a large bank's would be kept twice).
-    notes = replace(notes, story_cards=(), story_answers=())
+    notes = replace(notes, story_cards=())
     identified = identify(
-        cards, lock, build_time() if now is None else now, FIELDS, note_type_fingerprints()
+        cards,
+        lock,
+        build_time() if now is None else now,
+        FIELDS,
+        note_type_fingerprints(),
+        carried=_carried(notes),
     )
     # The cards as identified (with their guids; equal to the ones built): a large
     # bank's cards are not kept twice.
     return Analysis(project, notes, identified.cards, identified, lock)
+
+
+def _carried(notes: Notes) -> Carried:
+    """The stories of `notes` carried over from the last build."""
+    if not any(notes.carried):
+        return Carried()
+    return Carried(
+        tuple(
+            (index, story.id, carried)
+            for index, (story, carried) in enumerate(zip(notes.stories, notes.carried, strict=True))
+            if carried is not None
+        ),
+        {story.id: index for index, story in enumerate(notes.stories)},
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +168,10 @@ def build(
     (see cache.py) is saved as soon as the notes are read without errors.
     """
     with _no_collections():
-        return _build(project, out_dir, now=now, progress=progress)
+        try:
+            return _build(project, out_dir, now=now, progress=progress, carry=True)
+        except StaleCarry:  # rare: what was carried over did not hold (see carry.py)
+            return _build(project, out_dir, now=now, progress=progress, carry=False)
 
 
 @contextmanager
@@ -169,9 +207,11 @@ def _encoded(lines: Iterable[str], size: int = 1 << 20) -> Iterator[bytes]:
         yield "".join(batch).encode("utf-8")
 
 
-def stage_lockfile(staged: Staged, path: Path, lock: Lock, snapshot: LockSnapshot | None) -> bool:
+def stage_lockfile(
+    staged: Staged, path: Path, lock: Lock, snapshot: LockSnapshot | None
+) -> tuple[bool, bytes]:
     """Stage the lockfile of `lock` at `path` (False when it already holds it), and keep
-    its snapshot for the next build."""
+    its snapshot for the next build. Also returns the hash of its bytes."""
     digest = lock_digest()
 
     def chunks() -> Iterator[bytes]:
@@ -184,11 +224,11 @@ def stage_lockfile(staged: Staged, path: Path, lock: Lock, snapshot: LockSnapsho
         # Kept before the lockfile is renamed into place: a build stopped in between
         # leaves a snapshot of no file on disk, which is never used.
         snapshot.keep(lock, digest.digest())
-    return written
+    return written, digest.digest()
 
 
 def _build(
-    project: Project, out_dir: Path, *, now: int | None, progress: Progress | None
+    project: Project, out_dir: Path, *, now: int | None, progress: Progress | None, carry: bool
 ) -> BuildReport:
     from storydeck.package import Staged, planned_packages, remove_stale_temps, stage_packages
 
@@ -199,11 +239,18 @@ def _build(
     cache = ParseCache.for_notes(project.root, project.config) if project.root else None
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
-    analysis = analyse(project, now=now, progress=progress, cache=cache, snapshot=snapshot)
+    carried = None
+    if cache is not None and project.root is not None:
+        carried = CarryFile.for_notes(project.root, f"{cache.key}:{display_path(project.root)}")
+        if not carry:
+            carried.drop()
+    analysis = analyse(
+        project, now=now, progress=progress, cache=cache, snapshot=snapshot, carry=carried
+    )
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     lock_path, lock = project.lock_path, identified.lock
-    lock_written = [False]
+    lock_written: list[tuple[bool, bytes]] = []
     with (
         Staged() as staged,
         Staged() as staged_lock,
@@ -212,13 +259,22 @@ def _build(
 
         def stage_lock() -> None:
             if lock_path is not None:
-                lock_written[0] = stage_lockfile(staged_lock, lock_path, lock, snapshot)
+                lock_written.append(stage_lockfile(staged_lock, lock_path, lock, snapshot))
 
         # The lockfile is made while the packages are written, and renamed into place
         # after them: a build stopped in between leaves the lock of the decks before.
         stage_packages(staged, out_dir, packages, meanwhile=stage_lock)
         staged.commit()
         staged_lock.commit()
+    if carried is not None and lock_written:
+        notes = analysis.notes
+        kept = outcomes(
+            notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
+        )
+        carried.save(lock_written[0][1], kept)
     files = [(out_dir / p.name, p.notes, p.write is not None) for p in packages]
     kinds = Counter(card.kind.value for card in identified.cards)
-    return BuildReport(analysis, tuple(files), lock_written[0], kinds)
+    for _, _, notes_carried in identified.carried.stories:
+        kinds.update(note.kind for note in notes_carried)
+    written = bool(lock_written) and lock_written[0][0]
+    return BuildReport(analysis, tuple(files), written, kinds)

@@ -156,6 +156,11 @@ def pack(parsed: Parsed) -> bytes:
     return zlib.compress(buffer.getvalue(), 1)
 
 
+def record_pickler(handle: BinaryIO) -> pickle.Pickler:
+    """A pickler to `handle` that stores storydeck's records as constructor calls."""
+    return _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class _Pickler(pickle.Pickler):
     """Pickles the model's records as constructor calls with their fields in order.
 
@@ -251,6 +256,13 @@ class ParseCache:
                 return parsed
         self.misses += 1
         return None
+
+    def keep(self, shown: str, digest: str) -> None:
+        """Keep the entry of the note `shown` with text `digest`, if there is one, without
+        unpacking it (its outcome was carried over: see carry.py)."""
+        entry = self._old.get(shown)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == digest:
+            self._new[shown] = entry
 
     def put(self, shown: str, digest: str, blob: bytes) -> None:
         """Remember the packed parse result `blob` of the note `shown` with text `digest`."""
@@ -390,7 +402,8 @@ def _valid(parsed: object) -> TypeGuard[Parsed]:
 
 def _prune(directory: Path, keep: Path) -> None:
     """Drop the least recently written cache files beyond KEEP_FILES, with the row
-    store (rowstore.py) and the lock snapshot of the same notes directory."""
+    store (rowstore.py), the lock snapshot and the carried outcomes (carry.py) of the
+    same notes directory."""
     try:
         found = [
             (entry.stat().st_mtime, Path(entry.path))
@@ -407,3 +420,4 @@ def _prune(directory: Path, keep: Path) -> None:
             rows.unlink(missing_ok=True)
             Path(f"{rows}-journal").unlink(missing_ok=True)
             path.with_name(path.name.replace("parse-", "lock-", 1)).unlink(missing_ok=True)
+            path.with_name(path.name.replace("parse-", "carry-", 1)).unlink(missing_ok=True)

@@ -58,6 +58,11 @@ LINE_LIMIT = 200
 _KIND_ORDER = {k: i for i, k in enumerate(CardKind)}
 
 
+def kind_rank(kind: CardKind) -> int:
+    """Where cards of `kind` come among a story's cards (prompt cards first)."""
+    return _KIND_ORDER[kind]
+
+
 def fingerprint(parts: Iterable[str]) -> str:
     """A short hash of some texts, in order: how storydeck tells content apart."""
     digest = hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass"))

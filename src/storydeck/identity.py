@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
+from storydeck.carry import Carried, StaleCarry
 from storydeck.errors import LockError
 from storydeck.model import CardKind, Location
 
@@ -251,6 +252,17 @@ def lock_digest() -> Any:
     return hashlib.sha256()
 
 
+def lock_file_digest(path: Path) -> bytes | None:
+    """The hash of the lockfile's bytes at `path`; None when it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest = lock_digest()
+    digest.update(raw)
+    return bytes(digest.digest())
+
+
 def read_lock(path: Path, memo: LockMemo | None = None) -> Lock:
     """The lockfile at `path` (empty when there is none). With a `memo` that has the
     very same bytes, their Lock comes from it and the JSON is not parsed."""
@@ -347,6 +359,8 @@ class Identified:
     unchanged: int
     newly_removed: int
     renamed: Mapping[str, str]
+    #: The stories carried over (their notes are not among `cards`: see carry.py).
+    carried: Carried = field(default_factory=Carried)
 
 
 def identify(
@@ -355,12 +369,19 @@ def identify(
     now: int,
     fields: Sequence[str],
     notetypes: Mapping[str, str] | None = None,
+    *,
+    carried: Carried | None = None,
 ) -> Identified:
     """Give every card a guid and a mod time; work out what was removed or moved.
 
     `fields` is the note field order (for fingerprints); `notetypes` maps each
-    note type's name to its fingerprint.
+    note type's name to its fingerprint. `carried` are stories whose cards the
+    last build matched to this very lock (see carry.py): each of their notes keeps
+    its guid, entry and mod time, and `cards` holds none of their cards. Raises
+    StaleCarry when a carried note's entry is not as that build left it.
     """
+    carried = carried or Carried()
+    taken = {note.guid for _, _, notes in carried.stories for note in notes}
     by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, card in enumerate(cards):
         # The kind itself (a StrEnum: equal to its value, and hashed the same) is a
@@ -368,9 +389,12 @@ def identify(
         by_group[(card.anchor, card.kind)].append(index)
     entries_by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
     for guid, entry in lock.cards.items():
-        entries_by_group[(entry.anchor, entry.kind)].append(guid)
+        if guid not in taken:
+            entries_by_group[(entry.anchor, entry.kind)].append(guid)
 
-    renamed = _renamed_anchors(cards, lock, by_group, entries_by_group)
+    renamed = _renamed_anchors(
+        cards, lock, by_group, entries_by_group, {anchor for _, anchor, _ in carried.stories}
+    )
     for new_anchor, old_anchor in renamed.items():
         for (anchor, kind), guids in list(entries_by_group.items()):
             if anchor == old_anchor:
@@ -419,6 +443,23 @@ def identify(
             entries[guid] = LockEntry(card.anchor, card.kind.value, key, print_, changed, deck)
         mods[guid] = changed
         out_cards.append(card.with_guid(guid))
+    for _, anchor, notes in carried.stories:
+        for note in notes:
+            old = known(note.guid)
+            if (
+                old is None
+                or old.removed
+                or old.anchor != anchor
+                or old.kind != note.kind
+                or old.fingerprint != note.content
+                or old.changed != note.mod
+            ):
+                raise StaleCarry(f"{anchor}: the lock does not hold {note.guid} as carried")
+            if old.deck != note.deck:
+                moved[(anchor, old.deck, note.deck)] += 1
+            entries[note.guid] = old
+            mods[note.guid] = old.changed
+        unchanged += len(notes)
 
     removed: list[tuple[str, LockEntry]] = []
     newly_removed = 0
@@ -452,6 +493,7 @@ def identify(
         unchanged=unchanged,
         newly_removed=newly_removed,
         renamed=renamed,
+        carried=carried,
     )
 
 
@@ -466,6 +508,10 @@ def _short(key: str) -> str:
     if short == key:
         short = key
     return short if len(short) <= _KEY_LIMIT else short[: _KEY_LIMIT - 1] + "…"
+
+
+#: A card's key as its lock entry keeps it.
+lock_key = _short
 
 
 def _fresh_guid(card: Card, lock: Lock, used: set[str]) -> str:
@@ -551,9 +597,13 @@ def _renamed_anchors(
     lock: Lock,
     by_group: Mapping[tuple[str, str], list[int]],
     entries_by_group: Mapping[tuple[str, str], list[str]],
+    also_current: set[str],
 ) -> dict[str, str]:
-    """New story ids whose cards mostly match a story id that vanished: a renamed story."""
-    current = {anchor for anchor, _ in by_group}
+    """New story ids whose cards mostly match a story id that vanished: a renamed story.
+
+    `also_current` are story ids of the build that have no cards in `cards`.
+    """
+    current = {anchor for anchor, _ in by_group} | also_current
     known = {anchor for anchor, _ in entries_by_group}
     gone = sorted(known - current - {PROMPT_ANCHOR})
     fresh = sorted(current - known - {PROMPT_ANCHOR})

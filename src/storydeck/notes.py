@@ -9,13 +9,14 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
 from storydeck.cards import Card
+from storydeck.carry import CarriedFile, CarriedNote, NoteSource, unpack_file
 from storydeck.config import CONFIG_NAME, Config
 from storydeck.errors import NotesError
 from storydeck.model import Diagnostic, Location, Severity, Story
@@ -37,6 +38,11 @@ class Notes:
     story_cards: tuple[tuple[Card, ...], ...] = ()
     #: Each story's answer on its prompt card (see cards.story_answer).
     story_answers: tuple[str, ...] = ()
+    #: When read with `carry`: each story's notes carried over from the last build
+    #: (None for a story read anew; a carried one has no `story_cards`), and each
+    #: readable file as the next build's carry needs it (see carry.py).
+    carried: tuple[tuple[CarriedNote, ...] | None, ...] = ()
+    sources: tuple[NoteSource, ...] = ()
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -218,12 +224,16 @@ def read_notes(
     *,
     cache: ParseCache | None = None,
     jobs: int | None = None,
+    carry: Mapping[str, tuple[str, bytes]] | None = None,
 ) -> Notes:
     """Every story under `paths`. Errors are collected, not raised, except a missing path.
 
     With a `cache`, a note whose text is unchanged since the cached build is not
     parsed again. When many notes need parsing, they are parsed by `jobs` worker
     processes (default: one per core); results are the same as parsing in order.
+    With `carry` (shown path -> (text digest, packed outcome): see carry.py), a
+    note whose text is still that digest is carried over: its stories come back
+    hollow, with their notes of the last build instead of their cards.
     """
     files, diagnostics = find_note_files(paths, config)
     root = notes_root(paths)
@@ -234,6 +244,9 @@ def read_notes(
     results: list[Parsed | NotesError] = []
     todo: list[tuple[int, str, str, str]] = []  # (index in results, shown, text, digest)
     known: list[tuple[int, str, str, str]] = []  # the same, for notes the cache holds
+    kept: list[tuple[int, str, str, str]] = []  # the same, for notes carried over
+    digests: list[str] = []
+    outcomes: dict[int, tuple[CarriedFile, bytes]] = {}
     for file in files:
         shown = display_path(file)
         shown_files.append(shown)
@@ -241,9 +254,16 @@ def read_notes(
             text = read_note(file)
         except NotesError as exc:
             results.append(exc)
+            digests.append("")
             continue
-        digest = text_digest(text) if cache is not None else ""
-        if cache is not None and cache.knows(shown, digest):
+        digest = text_digest(text) if cache is not None or carry is not None else ""
+        digests.append(digest)
+        carried = carry.get(shown) if carry else None
+        if carried is not None and carried[0] == digest:
+            kept.append((len(results), shown, text, digest))
+            if cache is not None:
+                cache.keep(shown, digest)
+        elif cache is not None and cache.knows(shown, digest):
             known.append((len(results), shown, text, digest))
         else:
             todo.append((len(results), shown, text, digest))
@@ -253,7 +273,7 @@ def read_notes(
     damaged: list[tuple[int, str, str, str]] = []
 
     def unpack_known() -> None:
-        """The cached results, unpacked (while workers parse the other notes)."""
+        """The cached and carried results, unpacked (while workers parse the other notes)."""
         assert cache is not None or not known
         for entry in known:
             index, shown, _, digest = entry
@@ -262,6 +282,15 @@ def read_notes(
                 damaged.append(entry)
             else:
                 results[index] = cached
+        for entry in kept:
+            index, shown, _, digest = entry
+            assert carry is not None
+            packed = carry[shown][1]
+            outcome = unpack_file(packed)
+            if outcome is None or outcome.digest != digest:
+                damaged.append(entry)
+            else:
+                outcomes[index] = (outcome, packed)
 
     parsed = _parse_many(
         [(shown, text) for _, shown, text, _ in todo],
@@ -269,6 +298,8 @@ def read_notes(
         jobs,
         progress,
         cache is not None,
+        # Carried outcomes are quick to unpack: only the cached results are worth a
+        # worker of their own (see _parse_many).
         meanwhile=(unpack_known, len(known)),
     )
     if damaged:  # rare: a cache entry that does not unpack is parsed again, here
@@ -287,8 +318,19 @@ def read_notes(
     stories: list[Story] = []
     story_cards: list[tuple[Card, ...]] = []
     story_answers: list[str] = []
-    for outcome in results:
-        if isinstance(outcome, NotesError):
+    carried_notes: list[tuple[CarriedNote, ...] | None] = []
+    sources: list[NoteSource] = []
+    for index, outcome in enumerate(results):
+        if index in outcomes:
+            over, packed = outcomes[index]
+            stories.extend(s.story for s in over.stories)
+            diagnostics.extend(over.diagnostics)
+            story_cards.extend(() for _ in over.stories)
+            story_answers.extend(s.answer for s in over.stories)
+            carried_notes.extend(s.notes for s in over.stories)
+            shown, count = shown_files[index], len(over.stories)
+            sources.append(NoteSource(shown, digests[index], count, over.diagnostics, packed))
+        elif isinstance(outcome, NotesError):
             # No line: reading the file failed; a line: its bytes are not a note.
             located = outcome.location is not None and outcome.location.line > 0
             diagnostics.append(outcome.diagnostic("bad-input" if located else "unreadable"))
@@ -297,16 +339,29 @@ def read_notes(
             diagnostics.extend(outcome[1])
             story_cards.extend(outcome[2])
             story_answers.extend(outcome[3])
+            carried_notes.extend(None for _ in outcome[0])
+            count = len(outcome[0])
+            sources.append(NoteSource(shown_files[index], digests[index], count, outcome[1]))
     if progress is not None:
         for _ in range(len(files) - len(todo)):
             progress.advance()
     diagnostics.extend(_duplicate_ids(stories))
+    if carry is None:
+        return Notes(
+            tuple(stories),
+            tuple(diagnostics),
+            tuple(shown_files),
+            tuple(story_cards),
+            tuple(story_answers),
+        )
     return Notes(
         tuple(stories),
         tuple(diagnostics),
         tuple(shown_files),
         tuple(story_cards),
         tuple(story_answers),
+        tuple(carried_notes),
+        tuple(sources),
     )
 
 

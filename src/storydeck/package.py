@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
+from storydeck.carry import Carried, StaleCarry
 from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
 from storydeck.model import CardKind
@@ -61,8 +62,10 @@ class PlannedNote(NamedTuple):
     level: str
     #: A hash of what the note holds (its lock fingerprint).
     content: str
-    #: Where its text comes from: its card, or the lock entry of a removed card.
-    source: Card | LockEntry
+    #: Where its text comes from: its card, or the lock entry of a removed card; None
+    #: for a note carried over from the last build (see carry.py), whose row the row
+    #: store holds.
+    source: Card | LockEntry | None
     #: What its row is made from: guid, content, mod and deck (see `_line`).
     line: str
 
@@ -71,13 +74,18 @@ class PlannedNote(NamedTuple):
         if isinstance(self.source, Card):
             values: tuple[str, ...] = _values(self.source.fields)
             return values
-        return _removed_fields(self.source)
+        return _removed_fields(self._entry())
 
     @property
     def tags(self) -> tuple[str, ...]:
         if isinstance(self.source, Card):
             return self.source.tags
-        return _removed_tags(self.source)
+        return _removed_tags(self._entry())
+
+    def _entry(self) -> LockEntry:
+        if not isinstance(self.source, LockEntry):
+            raise StaleCarry(f"no row kept for the carried note {self.guid}")
+        return self.source
 
     @property
     def row_stamp(self) -> str:
@@ -112,26 +120,63 @@ def deck_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:6], "big") | 1 << 50
 
 
-def _level_of_deck(deck: str) -> str:
+def level_of_deck(deck: str) -> str:
     parts = deck.split("::")
     return parts[1] if len(parts) > 2 else "Unleveled"
 
 
 def plan_notes(identified: Identified, config: Config) -> list[PlannedNote]:
-    """The notes of a build: its cards, then the removed cards still carried along."""
+    """The notes of a build: its cards (with the notes of the stories carried over, in
+    their places), then the removed cards still carried along."""
     mods = identified.mods
     levels: dict[str, str] = {}
     notes = []
     for card in identified.cards:
         deck = card.deck
-        level = levels.get(deck) or levels.setdefault(deck, _level_of_deck(deck))
+        level = levels.get(deck) or levels.setdefault(deck, level_of_deck(deck))
         guid, mod, content = card.guid, mods[card.guid], card.fingerprint
         # The fingerprint covers the note's kind, fields and tags.
         line = _line(guid, content, mod, deck)
         notes.append(PlannedNote(guid, card.is_cloze, deck, mod, level, content, card, line))
+    if identified.carried:
+        notes = _with_carried(notes, identified.cards, identified.carried)
     notes.extend(_removed_note(guid, entry) for guid, entry in identified.removed)
     del config
     return notes
+
+
+def _with_carried(
+    made: list[PlannedNote], cards: Sequence[Card], carried: Carried
+) -> list[PlannedNote]:
+    """The notes of the cards made, with the carried stories' notes where their cards
+    would be (cards go by story, then kind, then ordinal: see cards.build_cards).
+
+    A carried story's cards were not made, so the made cards of its place are prompt
+    cards, which come before a story's own cards.
+    """
+    order = carried.order or {}
+    places = [order.get(card.story, 0) for card in cards]  # the place of each made note
+    out: list[PlannedNote] = []
+    at = 0
+    for index, _, notes in carried.stories:
+        while at < len(made) and places[at] <= index:
+            out.append(made[at])
+            at += 1
+        out.extend(
+            PlannedNote(
+                n.guid,
+                n.cloze,
+                n.deck,
+                n.mod,
+                n.level,
+                n.content,
+                None,
+                _line(n.guid, n.content, n.mod, n.deck),
+            )
+            for n in notes
+        )
+    out.extend(made[at:])
+    return out
 
 
 def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
@@ -142,7 +187,7 @@ def _removed_note(guid: str, entry: LockEntry) -> PlannedNote:
         entry.kind == CardKind.METRIC.value,
         entry.deck,
         entry.changed,
-        _level_of_deck(entry.deck),
+        level_of_deck(entry.deck),
         content,
         entry,
         _line(guid, content, entry.changed, entry.deck),
@@ -159,7 +204,7 @@ def _removed_fields(entry: LockEntry) -> tuple[str, ...]:
         "Context": f'<div class="sd-story">{html.escape(entry.anchor, quote=False)}</div>',
         "Story": html.escape(entry.anchor, quote=False),
         "Question": "",
-        "Level": _level_of_deck(entry.deck),
+        "Level": level_of_deck(entry.deck),
         "Theme": "",
         "Kind": entry.kind,
         "Source": "",

@@ -1,0 +1,267 @@
+"""Carrying unchanged notes over from the last build.
+
+After a build, each note file's outcome is kept in the cache directory (never in
+the notes or the decks): its stories as prompt cards and the build's checks read
+them, its diagnostics, and the package notes its stories' own cards became (guid,
+deck, mod time, content hash). The next build, when it finds the lockfile byte for
+byte as that build wrote it (see cache.LockSnapshot) and a note's text unchanged,
+takes that note's outcome from here: its cards are not unpacked, made or matched to
+the lock again. Prompt cards, which depend on every story, and the cards of every
+other note are made and matched as usual.
+
+That is the outcome the full match would give. A carried story's cards are its
+cards of the last build, unchanged, and the lock is what that build wrote: each card
+has exactly one live entry with its text in its story and kind (the match's first,
+exact step), with the same content and mod time, and no other card can take it.
+The build still checks each carried note against its lock entry, and a story whose
+cards share a text within a kind (where the match would pair them by guid order)
+is never carried.
+
+A carried note's text (fields and tags) is not at hand: its package row comes from
+the row store (see rowstore.py). When the store has no row for it (emptied,
+replaced), the note's text is asked for, `StaleCarry` is raised and the build
+starts again without carrying anything.
+
+Like the other caches, this is only a shortcut: a file of other code, another
+configuration or another lockfile, or one that does not read back, is ignored.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+
+from storydeck.model import Diagnostic, Story
+
+if TYPE_CHECKING:
+    from storydeck.cards import Card
+
+_FORMAT = b"storydeck-carry 1\n"
+
+
+class StaleCarry(Exception):
+    """What was carried over does not hold: the build is made again without it."""
+
+
+class CarriedNote(NamedTuple):
+    """One package note of a carried story, as the last build made it."""
+
+    #: The card's place among its story's cards: its kind's rank, then its ordinal.
+    rank: int
+    ordinal: int
+    kind: str
+    guid: str
+    cloze: bool
+    deck: str
+    level: str
+    #: The card's content hash (its lock fingerprint).
+    content: str
+    mod: int
+
+
+class CarriedStory(NamedTuple):
+    #: The story with what prompt cards and the build's checks read of it (id, title,
+    #: source, level, themes, questions, tags); its sections are not carried.
+    story: Story
+    #: Its answer on a prompt card (cards.story_answer).
+    answer: str
+    notes: tuple[CarriedNote, ...]
+
+
+class CarriedFile(NamedTuple):
+    digest: str
+    diagnostics: tuple[Diagnostic, ...]
+    stories: tuple[CarriedStory, ...]
+
+
+@dataclass(frozen=True)
+class NoteSource:
+    """One note file of a build, as carrying it over needs it: its text's digest, how
+    many stories it holds (in the build's order), its own diagnostics, and its
+    packed outcome when it was carried over itself."""
+
+    shown: str
+    digest: str
+    stories: int
+    diagnostics: tuple[Diagnostic, ...]
+    packed: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """The carried stories of a build, for matching and planning: each one's index
+    among the build's stories, its id and its notes; and every story's index."""
+
+    stories: tuple[tuple[int, str, tuple[CarriedNote, ...]], ...] = ()
+    order: Mapping[str, int] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.stories)
+
+
+def hollow(story: Story) -> Story:
+    """A story as it is carried over: only what prompt cards and checks read of it."""
+    return Story(
+        story.id,
+        story.title,
+        story.source,
+        story.level,
+        story.themes,
+        story.questions,
+        story.tags,
+    )
+
+
+def pack_file(outcome: CarriedFile) -> bytes:
+    from storydeck.cache import record_pickler
+
+    # Plain tuples for the carried records: the stories and diagnostics go as the
+    # records they are (see cache.record_pickler).
+    stories = tuple((s.story, s.answer, tuple(map(tuple, s.notes))) for s in outcome.stories)
+    buffer = io.BytesIO()
+    record_pickler(buffer).dump((outcome.digest, outcome.diagnostics, stories))
+    return buffer.getvalue()
+
+
+def unpack_file(blob: bytes) -> CarriedFile | None:
+    """A carried file back from bytes; None when they do not hold one."""
+    try:
+        digest, diagnostics, stories = pickle.loads(blob)  # our own bytes, in the user's cache
+        carried = []
+        for story, answer, notes in stories:
+            if not (
+                isinstance(story, Story)
+                and isinstance(answer, str)
+                and isinstance(notes, tuple)
+                and all(isinstance(n, tuple) and len(n) == len(CarriedNote._fields) for n in notes)
+            ):
+                return None
+            carried.append(CarriedStory(story, answer, tuple(map(CarriedNote._make, notes))))
+        if not (
+            isinstance(digest, str)
+            and isinstance(diagnostics, tuple)
+            and all(isinstance(d, Diagnostic) for d in diagnostics)
+        ):
+            return None
+    except Exception:  # a damaged entry is not carried
+        return None
+    return CarriedFile(digest, diagnostics, tuple(carried))
+
+
+class CarryFile:
+    """The outcomes a notes directory's last build left, by note (shown path)."""
+
+    def __init__(self, path: Path | None, key: str) -> None:
+        self.path = path
+        self.key = key
+        #: The hash of the lockfile the kept outcomes go with (None: nothing kept).
+        self.lock: bytes | None = None
+        self.files: dict[str, tuple[str, bytes]] = {}
+        if path is not None:
+            self._load(path)
+
+    @classmethod
+    def for_notes(cls, root: Path, key: str) -> CarryFile:
+        from storydeck.cache import cache_file
+
+        return cls(cache_file(root, "carry", ".pickle"), key)
+
+    def _load(self, path: Path) -> None:
+        try:
+            with path.open("rb") as handle:
+                if handle.read(len(_FORMAT)) != _FORMAT:
+                    return
+                key, lock, files = pickle.load(handle)  # our own file, in the user's cache
+        except Exception:  # a damaged file keeps nothing
+            return
+        if key == self.key and isinstance(lock, bytes) and isinstance(files, dict):
+            self.lock, self.files = lock, files
+
+    def drop(self) -> None:
+        """Carry nothing over (what is kept is written again after the build)."""
+        self.lock, self.files = None, {}
+
+    def usable(self, lock: bytes | None) -> dict[str, tuple[str, bytes]]:
+        """The kept outcomes, when they go with the lockfile whose bytes hash to `lock`."""
+        return self.files if lock is not None and lock == self.lock else {}
+
+    def save(self, lock: bytes, files: dict[str, tuple[str, bytes]]) -> bool:
+        """Keep `files` (shown path -> (digest, packed outcome)) as going with the
+        lockfile whose bytes hash to `lock`. Best effort, silent."""
+        from storydeck.cache import write_quietly
+
+        if self.path is None or (lock == self.lock and files == self.files):  # kept already
+            return False
+
+        def write(handle: BinaryIO) -> None:
+            handle.write(_FORMAT)
+            pickle.dump((self.key, lock, files), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        if not write_quietly(self.path, write):
+            return False
+        self.lock, self.files = lock, files
+        return True
+
+
+def outcomes(
+    sources: Sequence[NoteSource],
+    stories: Sequence[Story],
+    answers: Sequence[str],
+    cards: Sequence[Card],
+    mods: Mapping[str, int],
+) -> dict[str, tuple[str, bytes]]:
+    """Every note file's outcome to keep after a build: carried ones as they were,
+    the others from the build's stories and its identified cards (with guids)."""
+    from storydeck.cards import PROMPT_ANCHOR, kind_rank
+    from storydeck.identity import lock_key
+    from storydeck.package import level_of_deck
+
+    own: dict[str, list[CarriedNote]] = {}
+    keys: dict[str, set[tuple[str, str]]] = {}
+    shared: set[str] = set()  # stories with two cards of one kind and text
+    for card in cards:
+        if card.anchor == PROMPT_ANCHOR:
+            continue
+        key = (card.kind.value, lock_key(card.key))
+        seen = keys.setdefault(card.anchor, set())
+        if key in seen:
+            shared.add(card.anchor)
+        seen.add(key)
+        own.setdefault(card.anchor, []).append(
+            CarriedNote(
+                kind_rank(card.kind),
+                card.ordinal,
+                card.kind.value,
+                card.guid,
+                card.is_cloze,
+                card.deck,
+                level_of_deck(card.deck),
+                card.fingerprint,
+                mods[card.guid],
+            )
+        )
+    out: dict[str, tuple[str, bytes]] = {}
+    start = 0
+    for source in sources:
+        mine = range(start, start + source.stories)
+        start += source.stories
+        if source.packed is not None:
+            out[source.shown] = (source.digest, source.packed)
+            continue
+        if any(stories[i].id in shared for i in mine):
+            continue
+        carried = tuple(
+            CarriedStory(hollow(stories[i]), answers[i], tuple(own.get(stories[i].id, ())))
+            for i in mine
+        )
+        outcome = CarriedFile(source.digest, source.diagnostics, carried)
+        out[source.shown] = (source.digest, pack_file(outcome))
+    return out
