@@ -374,7 +374,7 @@ def write_package(
         store.sync(notes, _row_maker(constants))
         _write_from_store(
             store,
-            None,
+            store.package_ids(None),
             target,
             deck_names=sorted({note.deck for note in notes}),
             notetype_mod=notetype_mod,
@@ -416,7 +416,7 @@ def _row_maker(constants: _Constants) -> Callable[[PlannedNote], Row]:
 
 def _write_from_store(
     store: RowStore,
-    level: str | None,
+    ids: str,
     target: BinaryIO,
     *,
     deck_names: Sequence[str],
@@ -424,7 +424,8 @@ def _write_from_store(
     stamp: bytes,
     constants: _Constants,
 ) -> None:
-    """The package of `level`'s notes (every note when None) as the store holds them.
+    """The package of the notes with these `ids` (see RowStore.package_ids) as the
+    store holds them.
 
     The collection is genanki's (its schema, its `col` row, its model and deck JSON)
     with the rows genanki's `Deck.write_to_db` would write: decks in name order, each
@@ -459,7 +460,7 @@ def _write_from_store(
             connection.commit()
         finally:
             connection.close()
-        store.fill(path, level)
+        store.fill(path, ids)
         _normalise_header(path)
         _zip(target, {"collection.anki2": path, "media": b"{}"}, stamp)
 
@@ -738,7 +739,7 @@ def planned_packages(
             write = partial(
                 _write_from_store,
                 rows,
-                level,
+                rows.package_ids(level),
                 deck_names=sorted({note.deck for note in group}),
                 notetype_mod=notetype_mod,
                 stamp=stamp,

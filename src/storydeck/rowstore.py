@@ -251,14 +251,21 @@ class RowStore:
         self._places = places
         return len(stale)
 
-    def fill(self, database: Path, level: str | None) -> None:
-        """Copy the rows of the notes of `level` (all notes when None), as placed by
-        the last `sync`, into the notes and cards of the collection at `database`.
+    def package_ids(self, level: str | None) -> str:
+        """The ids of the package of `level`'s notes (all notes when None), as placed
+        by the last `sync`: a JSON array of [note id, row id, due] (see `fill`)."""
+        return json.dumps(list(_ids(self._places, level)), separators=(",", ":"))
+
+    def fill(self, database: Path, ids: str) -> None:
+        """Copy the rows of a package's notes, by their `package_ids`, into the notes
+        and cards of the collection at `database`.
 
         Safe to call from several threads at once: each call reads the store through
-        a connection of its own (SQLite and zlib let other threads run meanwhile).
+        a connection of its own, and all of it but opening the connection is SQLite
+        work, which lets other threads run meanwhile. (The ids are worked out before,
+        in Python: in a writer thread they would wait for the GIL behind any other
+        busy thread.)
         """
-        ids = list(_ids(self._places, level))
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             connection.execute("PRAGMA cache_size = -16384")
@@ -270,7 +277,7 @@ class RowStore:
             connection.execute(_IDS)
             # One statement, not one per note: a thread that gave up the GIL for each
             # row would wait for it again behind every other busy thread.
-            connection.execute(_FILL_IDS, (json.dumps(ids, separators=(",", ":")),))
+            connection.execute(_FILL_IDS, (ids,))
             connection.execute(_NOTES)
             connection.execute(_CARDS)
             connection.execute("COMMIT")
