@@ -646,8 +646,14 @@ class BrowserUnavailable(RuntimeError):
     """Chromium or chromedriver is missing or would not start."""
 
 
+#: Pages of the browser's own (its new-tab page, loading as it starts): their requests
+#: are not the card's.
+_BROWSER_PAGES = ("chrome://", "chrome-untrusted://", "devtools://")
+
+
 def _network_urls(log_entries: Sequence[Mapping[str, Any]], page_url: str) -> list[str]:
-    """URLs of requests in a ChromeDriver performance log, other than the page itself."""
+    """URLs of requests in a ChromeDriver performance log, other than the page itself
+    and those of the browser's own pages."""
     urls: list[str] = []
     for entry in log_entries:
         try:
@@ -656,7 +662,13 @@ def _network_urls(log_entries: Sequence[Mapping[str, Any]], page_url: str) -> li
             continue
         if message.get("method") != "Network.requestWillBeSent":
             continue
+        if str(message.get("params", {}).get("documentURL", "")).startswith(_BROWSER_PAGES):
+            continue
         url = str(message.get("params", {}).get("request", {}).get("url", ""))
+        # A card's page cannot load the browser's own resources: those come from its
+        # own pages too.
+        if url.startswith(_BROWSER_PAGES):
+            continue
         if url and url != page_url and not url.startswith(("data:", "blob:", "about:")):
             urls.append(url)
     return urls

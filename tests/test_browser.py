@@ -7,6 +7,7 @@ whole session; a missing Chromium fails (never skips) with install instructions.
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from browser import (  # tests/ is on sys.path (rootdir-relative, no __init__.py
     Layer,
     RenderReport,
     Viewport,
+    _network_urls,
     browser_session,
     build_card_page,
     card_browser_fixture,  # noqa: F401  registers the session-scoped ``card_browser``
@@ -111,6 +113,26 @@ def test_effective_colors_composite_alpha_and_opacity() -> None:
     # With no background anywhere, the canvas shows through.
     _, bg = effective_colors(BLACK, [Layer(RGBA(0, 0, 0, 0))] * 3, RGBA(18, 18, 18))
     assert bg == RGBA(18, 18, 18)
+
+
+def test_requests_of_the_browsers_own_pages_are_not_the_cards() -> None:
+    def sent(url: str, document: str) -> dict[str, str]:
+        params = {"request": {"url": url}, "documentURL": document}
+        return {"message": json.dumps({"message": {"method": _SENT, "params": params}})}
+
+    page = "file:///tmp/card.html"
+    log = [
+        sent(page, page),
+        sent("https://example.com/pixel.png", page),
+        sent("chrome://resources/images/add.svg", "chrome://new-tab-page/"),
+        sent("https://www.gstatic.com/x.js", "chrome-untrusted://new-tab-page/one-google-bar"),
+        sent("data:image/png;base64,AAAA", page),
+        sent("chrome://favicon2/?size=24", ""),
+    ]
+    assert _network_urls(log, page) == ["https://example.com/pixel.png"]
+
+
+_SENT = "Network.requestWillBeSent"
 
 
 def test_page_is_wrapped_like_anki_reviewer() -> None:

@@ -25,7 +25,7 @@ from conftest import EPOCH, REPO, SEEDS
 from storydeck.build import analyse, open_project
 from storydeck.cache import ParseCache
 from storydeck.config import default_config
-from storydeck.notes import read_notes
+from storydeck.notes import EarlyParser, display_path, read_notes
 from storydeck.package import (
     PlannedNote,
     deck_id,
@@ -100,6 +100,48 @@ def test_a_changed_note_is_parsed_by_a_worker_while_the_cache_is_read(
     assert pids.read_text(encoding="ascii").split() != [str(os.getpid())]  # in a worker
     assert len(pids.read_text(encoding="ascii").split()) == 1
     assert overlapped == read_notes([notes], config, jobs=1)
+
+
+def test_an_early_parser_parses_the_changed_notes_in_its_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = _bank(tmp_path)
+    config = default_config()
+    cache = ParseCache.for_notes(notes, config)
+    read_notes([notes], config, cache=cache)
+    cache.save()
+    changed = sorted(notes.rglob("*.md"))[:2]
+    for path in changed:
+        path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    pids = tmp_path / "pids"
+    real = storydeck.notes._parse
+
+    def spy(text: str, shown: str, setting: Any) -> Any:
+        with pids.open("a", encoding="ascii") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(text, shown, setting)
+
+    monkeypatch.setattr(storydeck.notes, "_parse", spy)  # before the worker forks
+    early = EarlyParser.start(config, display_path(notes))
+    assert early is not None  # Linux
+    cache = ParseCache.for_notes(notes, config)
+    found = read_notes([notes], config, cache=cache, early=early)
+    assert (cache.hits, cache.misses) == (len(found.files) - 2, 2)
+    workers = pids.read_text(encoding="ascii").split()
+    assert len(workers) == 2
+    assert str(os.getpid()) not in workers
+    assert found == read_notes([notes], config, jobs=1)
+    # An early parser started for another notes directory is not used.
+    pids.unlink()
+    for path in changed:
+        path.write_text(path.read_text(encoding="utf-8") + "\nAnd another.\n", "utf-8")
+    other = EarlyParser.start(config, "elsewhere")
+    assert other is not None
+    cache = ParseCache.for_notes(notes, config)
+    assert read_notes([notes], config, cache=cache, early=other) == read_notes(
+        [notes], config, jobs=1
+    )
+    assert pids.read_text(encoding="ascii").split()[:2] == [str(os.getpid())] * 2
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -27,7 +27,16 @@ from storydeck.identity import (
     read_lock,
 )
 from storydeck.model import Diagnostic
-from storydeck.notes import LOCK_NAME, Notes, Progress, display_path, notes_root, read_notes
+from storydeck.notes import (
+    LOCK_NAME,
+    OVERLAP_MIN,
+    EarlyParser,
+    Notes,
+    Progress,
+    display_path,
+    notes_root,
+    read_notes,
+)
 
 if TYPE_CHECKING:
     from storydeck.package import Staged
@@ -76,6 +85,7 @@ def analyse(
     cache: ParseCache | None = None,
     snapshot: LockSnapshot | None = None,
     carry: CarryFile | None = None,
+    early: EarlyParser | None = None,
 ) -> Analysis:
     """Read, parse, make cards and match them to the lock. Raises InputErrors on errors.
 
@@ -83,14 +93,17 @@ def analyse(
     `snapshot` of the lockfile as it is, the lockfile is not parsed either. With the
     `carry` of the last build, when the lockfile is as that build left it, notes
     whose text has not changed are carried over (see carry.py): their cards are
-    not among the analysis's cards, and StaleCarry may be raised.
+    not among the analysis's cards, and StaleCarry may be raised. An `early` parser
+    (see notes.py) parses a few changed notes.
     """
     from storydeck.templates import note_type_fingerprints
 
     kept = None
     if carry is not None:
         kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
-    notes = read_notes(list(project.paths), project.config, progress, cache=cache, carry=kept)
+    notes = read_notes(
+        list(project.paths), project.config, progress, cache=cache, carry=kept, early=early
+    )
     if notes.errors:
         raise InputErrors(notes.diagnostics)
     if cache is not None:
@@ -237,6 +250,13 @@ def _build(
     if project.root is not None:
         remove_stale_temps(project.root, LOCK_NAME)
     cache = ParseCache.for_notes(project.root, project.config) if project.root else None
+    early = None
+    if cache is not None and cache.entries >= OVERLAP_MIN and project.root is not None:
+        # A large bank's build after another: most notes come from the caches, a few
+        # changed ones are parsed by a worker that loads the parser meanwhile (a first
+        # build parses every note in workers of its own; a small bank's few notes are
+        # read before a worker would have started).
+        early = EarlyParser.start(project.config, display_path(project.root))
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
     carried = None
@@ -244,9 +264,19 @@ def _build(
         carried = CarryFile.for_notes(project.root, f"{cache.key}:{display_path(project.root)}")
         if not carry:
             carried.drop()
-    analysis = analyse(
-        project, now=now, progress=progress, cache=cache, snapshot=snapshot, carry=carried
-    )
+    try:
+        analysis = analyse(
+            project,
+            now=now,
+            progress=progress,
+            cache=cache,
+            snapshot=snapshot,
+            carry=carried,
+            early=early,
+        )
+    finally:
+        if early is not None:
+            early.close()
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     lock_path, lock = project.lock_path, identified.lock

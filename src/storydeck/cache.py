@@ -234,6 +234,11 @@ class ParseCache:
             return {}
         return entries
 
+    @property
+    def entries(self) -> int:
+        """How many notes the cache file held when it was loaded."""
+        return len(self._old)
+
     def knows(self, shown: str, digest: str) -> bool:
         """Whether the cache holds an entry for the note `shown` with text `digest`
         (`get` may still find it damaged)."""

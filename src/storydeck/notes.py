@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
 from storydeck.cards import Card
@@ -20,6 +20,9 @@ from storydeck.carry import CarriedFile, CarriedNote, NoteSource, unpack_file
 from storydeck.config import CONFIG_NAME, Config
 from storydeck.errors import NotesError
 from storydeck.model import Diagnostic, Location, Severity, Story
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: Larger notes are refused: a story bank file is kilobytes, not megabytes.
 MAX_NOTE_BYTES = 1024 * 1024
@@ -225,6 +228,7 @@ def read_notes(
     cache: ParseCache | None = None,
     jobs: int | None = None,
     carry: Mapping[str, tuple[str, bytes]] | None = None,
+    early: EarlyParser | None = None,
 ) -> Notes:
     """Every story under `paths`. Errors are collected, not raised, except a missing path.
 
@@ -233,7 +237,9 @@ def read_notes(
     processes (default: one per core); results are the same as parsing in order.
     With `carry` (shown path -> (text digest, packed outcome): see carry.py), a
     note whose text is still that digest is carried over: its stories come back
-    hollow, with their notes of the last build instead of their cards.
+    hollow, with their notes of the last build instead of their cards. An `early`
+    parser (started with the same config and root) parses a few changed notes; it
+    is closed before this returns.
     """
     files, diagnostics = find_note_files(paths, config)
     root = notes_root(paths)
@@ -292,16 +298,21 @@ def read_notes(
             else:
                 outcomes[index] = (outcome, packed)
 
-    parsed = _parse_many(
-        [(shown, text) for _, shown, text, _ in todo],
-        (config, shown_root),
-        jobs,
-        progress,
-        cache is not None,
-        # Carried outcomes are quick to unpack: only the cached results are worth a
-        # worker of their own (see _parse_many).
-        meanwhile=(unpack_known, len(known)),
-    )
+    try:
+        parsed = _parse_many(
+            [(shown, text) for _, shown, text, _ in todo],
+            (config, shown_root),
+            jobs,
+            progress,
+            cache is not None,
+            # Carried outcomes are quick to unpack: only the cached results are worth a
+            # worker of their own (see _parse_many).
+            meanwhile=(unpack_known, len(known)),
+            early=early,
+        )
+    finally:
+        if early is not None:
+            early.close()
     if damaged:  # rare: a cache entry that does not unpack is parsed again, here
         todo += damaged
         parsed += _parse_many(
@@ -376,6 +387,7 @@ def _parse_many(
     packed: bool,
     *,
     meanwhile: tuple[Callable[[], None], int] | None = None,
+    early: EarlyParser | None = None,
 ) -> list[tuple[Parsed, bytes | None]]:
     """Parse (shown path, text) pairs, in parallel when there are many; results in order.
 
@@ -387,8 +399,22 @@ def _parse_many(
 
     `meanwhile` is other work for this process, with its size (cached results to
     unpack): when it is large, even a few notes are handed to a worker, which loads
-    the parser and parses them while this process does that work.
+    the parser and parses them while this process does that work. So does an
+    `early` parser, for fewer notes than are worth several workers.
     """
+    if early is not None and early.setting == setting and notes and len(notes) < PARALLEL_MIN:
+        handed = early.parse(notes)
+        if handed is not None:
+            if meanwhile is not None:
+                meanwhile[0]()
+                meanwhile = None
+            found = _received(handed)
+            if found is not None:
+                if progress is not None:
+                    for _ in notes:
+                        progress.advance()
+                return found
+        # The early parser is gone (it could not start or load the parser): parse here.
     cores = jobs or os.cpu_count() or 1
     workers = min(cores, len(notes))
     overlap = meanwhile is not None and meanwhile[1] >= OVERLAP_MIN and cores > 1 and len(notes) > 0
@@ -438,6 +464,77 @@ def _parse_many(
                 for _ in chunk:
                     progress.advance()
     return out
+
+
+def _received(sent: Future[list[bytes]]) -> list[tuple[Parsed, bytes | None]] | None:
+    """What an early parser sent back, unpacked; None when it failed."""
+    try:
+        blobs = sent.result()
+    except Exception:  # a broken worker: the notes are parsed in this process
+        return None
+    out: list[tuple[Parsed, bytes | None]] = []
+    for blob in blobs:
+        unpacked = unpack(blob)
+        if unpacked is None:  # pragma: no cover - a worker sends what it packed
+            return None
+        out.append((unpacked, blob))
+    return out
+
+
+class EarlyParser:
+    """A parse worker started when a build starts, that loads the parser while the
+    build reads its notes and the caches: a rebuild after an edit hands it the few
+    changed notes, which it parses with the parser already loaded (loading it takes
+    longer than reading a large bank's caches). A build with nothing to parse only
+    lets it go. Only where processes fork (Linux): elsewhere `start` gives None.
+    """
+
+    def __init__(self, setting: tuple[Config, str]) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        #: The config and the notes directory as paths show it, as `_parse` takes them.
+        self.setting = setting
+        self._pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(setting,),
+        )
+        self._loaded = self._pool.submit(_load_parser)
+
+    @classmethod
+    def start(cls, config: Config, root: str) -> EarlyParser | None:
+        if sys.platform != "linux":
+            return None
+        try:
+            return cls((config, root))
+        except OSError:  # no process to be had: parsing happens in the build's own
+            return None
+
+    def parse(self, notes: Sequence[tuple[str, str]]) -> Future[list[bytes]] | None:
+        """Parse (shown path, text) pairs in the worker; None when it is not usable."""
+        try:
+            return self._pool.submit(_parse_chunk, notes)
+        except RuntimeError:  # shut down, or broken
+            return None
+
+    def close(self) -> None:
+        """Let the worker go, without waiting for it to finish loading the parser."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _load_parser() -> None:
+    """Everything parsing a note loads, loaded (in an early parser's worker)."""
+    from importlib import import_module
+
+    from storydeck.parse import vocabulary
+    from storydeck.parse.blocks import markdown
+
+    (setting,) = _WORKER_SETTING
+    vocabulary(setting[0])
+    markdown(setting[0].allow_html)
+    import_module("storydeck.metrics")
 
 
 #: With at least this many cached results to unpack meanwhile, even one changed note
