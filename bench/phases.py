@@ -110,7 +110,8 @@ def main(argv: list[str]) -> int:
         kept_now = outcomes(
             notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
         )
-        carry.save(digests[0], kept_now)
+        if not carry.holds(digests[0], notes.sources):
+            carry.save(digests[0], kept_now)
         lap("keep the outcomes to carry over")
     total = time.perf_counter() - started
     if as_json:

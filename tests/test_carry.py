@@ -213,7 +213,9 @@ def test_a_damaged_or_foreign_carry_file_is_ignored(tmp_path: Path) -> None:
     before = _files(decks), (notes / "storydeck.lock").read_bytes()
     path = cache_file(notes, "carry", ".pickle")
     assert path is not None
-    for damage in (b"storydeck-carry 1\n\x80\x05garbage", b"not a carry file", b""):
+    good = path.read_bytes()
+    header = good[: good.index(b"\n") + 1]
+    for damage in (header + b"\x80\x05garbage", good[: len(good) // 2], b"not ours", b""):
         path.write_bytes(damage)
         report = _build(notes, decks)
         assert not _carried(report)
@@ -234,12 +236,16 @@ def test_a_carried_entry_that_does_not_unpack_is_parsed_again(tmp_path: Path) ->
     assert path is not None
     with path.open("rb") as handle:
         header = handle.readline()
-        key, lock, files = pickle.load(handle)
-    (shown,) = [name for name in files if name.endswith("queue-outage.md")]
-    files[shown] = (files[shown][0], b"\x80\x05damaged")
+        head = pickle.load(handle)
+        records = []
+        while handle.peek(1):
+            records.append(pickle.load(handle))
+    (at,) = [n for n, record in enumerate(records) if record[0].endswith("queue-outage.md")]
+    records[at] = (records[at][0], records[at][1], b"\x80\x05damaged")
     with path.open("wb") as handle:
         handle.write(header)
-        pickle.dump((key, lock, files), handle)
+        for record in [head, *records]:
+            pickle.dump(record, handle)
     report = _build(notes, decks)
     assert sorted(_carried(report)) == ["billing-refactor", "cache-stampede", "flaky-tests"]
     assert _files(decks) == before
@@ -258,3 +264,19 @@ def test_a_story_with_two_cards_of_one_text_is_not_carried(tmp_path: Path) -> No
     carried = _carried(_build(notes, decks))
     assert "twice" not in carried
     assert len(carried) == 4
+
+
+@pytest.mark.usefixtures("cache_home")
+def test_a_build_that_carried_every_note_leaves_the_carry_file_alone(tmp_path: Path) -> None:
+    notes, decks = _carry_bank(tmp_path)
+    _build(notes, decks)
+    path = cache_file(notes, "carry", ".pickle")
+    assert path is not None
+    _build(notes, decks)
+    kept = path.read_bytes(), path.stat().st_mtime_ns
+    assert len(_carried(_build(notes, decks))) == 4
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == kept
+    edited = notes / "flaky-tests.md"
+    edited.write_text(edited.read_text().replace("40 tests", "41 tests"), encoding="utf-8")
+    assert len(_carried(_build(notes, decks))) == 3
+    assert path.read_bytes() != kept[0]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from storydeck.cache import LockSnapshot, ParseCache, cache_file
 from storydeck.cards import FIELDS, Card, build_cards
-from storydeck.carry import Carried, CarryFile, StaleCarry, outcomes
+from storydeck.carry import Carried, CarryFile, StaleCarry, hollow, outcomes
 from storydeck.config import Config, load_config
 from storydeck.errors import InputErrors
 from storydeck.identity import (
@@ -151,6 +151,9 @@ def _carried(notes: Notes) -> Carried:
 
 @dataclass(frozen=True)
 class BuildReport:
+    """What a build did. Its analysis keeps no cards (`kinds` counts them): a large
+    bank's cards are let go of as soon as their rows are in the row store."""
+
     analysis: Analysis
     files: tuple[tuple[Path, int, bool], ...]
     lock_written: bool
@@ -277,6 +280,10 @@ def _build(
     finally:
         if early is not None:
             early.close()
+    # The cards are made: of each story, keep only what the rest of the build reads
+    # (a large bank's stories are a good part of its memory).
+    stories = tuple(map(hollow, analysis.notes.stories))
+    analysis = replace(analysis, notes=replace(analysis.notes, stories=stories))
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     lock_path, lock = project.lock_path, identified.lock
@@ -286,6 +293,26 @@ def _build(
         Staged() as staged_lock,
         planned_packages(identified, project.config, notetype_mod, out_dir, rows) as packages,
     ):
+        # Their rows are in the store: what is left to do with the cards is to count
+        # them and work out what the next build carries over, before the packages are
+        # written without them (a large bank's cards are most of its memory).
+        kinds = Counter(card.kind.value for card in identified.cards)
+        for _, _, notes_carried in identified.carried.stories:
+            kinds.update(note.kind for note in notes_carried)
+        notes = analysis.notes
+        kept = []
+        if carried is not None:
+            kept = list(
+                outcomes(
+                    notes.sources,
+                    notes.stories,
+                    notes.story_answers,
+                    identified.cards,
+                    identified.mods,
+                )
+            )
+        identified = replace(identified, cards=())
+        analysis = replace(analysis, cards=(), identified=identified)
 
         def stage_lock() -> None:
             if lock_path is not None:
@@ -297,14 +324,9 @@ def _build(
         staged.commit()
         staged_lock.commit()
     if carried is not None and lock_written:
-        notes = analysis.notes
-        kept = outcomes(
-            notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
-        )
-        carried.save(lock_written[0][1], kept)
+        lock_hash = lock_written[0][1]
+        if not carried.holds(lock_hash, notes.sources):
+            carried.save(lock_hash, kept)
     files = [(out_dir / p.name, p.notes, p.write is not None) for p in packages]
-    kinds = Counter(card.kind.value for card in identified.cards)
-    for _, _, notes_carried in identified.carried.stories:
-        kinds.update(note.kind for note in notes_carried)
     written = bool(lock_written) and lock_written[0][0]
     return BuildReport(analysis, tuple(files), written, kinds)

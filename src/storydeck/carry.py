@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
@@ -40,7 +40,7 @@ from storydeck.model import Diagnostic, Story
 if TYPE_CHECKING:
     from storydeck.cards import Card
 
-_FORMAT = b"storydeck-carry 1\n"
+_FORMAT = b"storydeck-carry 2\n"
 
 
 class StaleCarry(Exception):
@@ -171,15 +171,22 @@ class CarryFile:
         return cls(cache_file(root, "carry", ".pickle"), key)
 
     def _load(self, path: Path) -> None:
+        """The file: its format line, (key, lock hash), then one (shown path, digest,
+        packed outcome) after another."""
+        files: dict[str, tuple[str, bytes]] = {}
         try:
             with path.open("rb") as handle:
                 if handle.read(len(_FORMAT)) != _FORMAT:
                     return
-                key, lock, files = pickle.load(handle)  # our own file, in the user's cache
+                key, lock = pickle.load(handle)  # our own file, in the user's cache
+                if key != self.key or not isinstance(lock, bytes):
+                    return
+                while handle.peek(1):
+                    shown, digest, packed = pickle.load(handle)
+                    files[shown] = (digest, packed)
         except Exception:  # a damaged file keeps nothing
             return
-        if key == self.key and isinstance(lock, bytes) and isinstance(files, dict):
-            self.lock, self.files = lock, files
+        self.lock, self.files = lock, files
 
     def drop(self) -> None:
         """Carry nothing over (what is kept is written again after the build)."""
@@ -189,26 +196,37 @@ class CarryFile:
         """The kept outcomes, when they go with the lockfile whose bytes hash to `lock`."""
         return self.files if lock is not None and lock == self.lock else {}
 
-    def save(self, lock: bytes, files: dict[str, tuple[str, bytes]]) -> bool:
-        """Keep `files` (shown path -> (digest, packed outcome)) as going with the
-        lockfile whose bytes hash to `lock`. Best effort, silent."""
+    def holds(self, lock: bytes, sources: Sequence[NoteSource]) -> bool:
+        """Whether this file already keeps what a build of `sources` that left the
+        lockfile hashing to `lock` would keep (every note of it was carried over)."""
+        return (
+            lock == self.lock
+            and len(sources) == len(self.files)
+            and all(
+                s.packed is not None and self.files.get(s.shown, ("",))[0] == s.digest
+                for s in sources
+            )
+        )
+
+    def save(self, lock: bytes, files: Iterable[tuple[str, str, bytes]]) -> bool:
+        """Keep `files` (shown path, digest, packed outcome) as going with the lockfile
+        whose bytes hash to `lock`, each written as it comes. Best effort, silent."""
         from storydeck.cache import write_quietly
 
-        if self.path is None or (lock == self.lock and files == self.files):  # kept already
+        if self.path is None:
             return False
 
         def write(handle: BinaryIO) -> None:
             handle.write(_FORMAT)
-            pickle.dump((self.key, lock, files), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((self.key, lock), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for record in files:
+                pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             return False
-        if not write_quietly(self.path, write):
-            return False
-        self.lock, self.files = lock, files
-        return True
+        return write_quietly(self.path, write)
 
 
 def outcomes(
@@ -217,25 +235,53 @@ def outcomes(
     answers: Sequence[str],
     cards: Sequence[Card],
     mods: Mapping[str, int],
-) -> dict[str, tuple[str, bytes]]:
-    """Every note file's outcome to keep after a build: carried ones as they were,
-    the others from the build's stories and its identified cards (with guids)."""
-    from storydeck.cards import PROMPT_ANCHOR, kind_rank
+) -> Iterator[tuple[str, str, bytes]]:
+    """Every note file's outcome to keep after a build, as (shown path, digest, packed
+    outcome): carried ones as they were, the others from the build's stories and its
+    identified cards (with guids). One file at a time: a large bank's outcomes are
+    never all unpacked at once."""
+    from storydeck.cards import PROMPT_ANCHOR
+
+    of_story: dict[str, list[int]] = {}
+    for index, card in enumerate(cards):
+        if card.anchor != PROMPT_ANCHOR:
+            of_story.setdefault(card.anchor, []).append(index)
+    start = 0
+    for source in sources:
+        mine = range(start, start + source.stories)
+        start += source.stories
+        if source.packed is not None:
+            yield source.shown, source.digest, source.packed
+            continue
+        carried = []
+        for i in mine:
+            notes = _notes(cards, of_story.get(stories[i].id, ()), mods)
+            if notes is None:
+                break
+            carried.append(CarriedStory(hollow(stories[i]), answers[i], notes))
+        else:
+            outcome = CarriedFile(source.digest, source.diagnostics, tuple(carried))
+            yield source.shown, source.digest, pack_file(outcome)
+
+
+def _notes(
+    cards: Sequence[Card], indexes: Sequence[int], mods: Mapping[str, int]
+) -> tuple[CarriedNote, ...] | None:
+    """A story's package notes, from its cards; None when two of its cards share a
+    kind and a text (such a story is never carried)."""
+    from storydeck.cards import kind_rank
     from storydeck.identity import lock_key
     from storydeck.package import level_of_deck
 
-    own: dict[str, list[CarriedNote]] = {}
-    keys: dict[str, set[tuple[str, str]]] = {}
-    shared: set[str] = set()  # stories with two cards of one kind and text
-    for card in cards:
-        if card.anchor == PROMPT_ANCHOR:
-            continue
+    seen: set[tuple[str, str]] = set()
+    notes = []
+    for index in indexes:
+        card = cards[index]
         key = (card.kind.value, lock_key(card.key))
-        seen = keys.setdefault(card.anchor, set())
         if key in seen:
-            shared.add(card.anchor)
+            return None
         seen.add(key)
-        own.setdefault(card.anchor, []).append(
+        notes.append(
             CarriedNote(
                 kind_rank(card.kind),
                 card.ordinal,
@@ -248,20 +294,4 @@ def outcomes(
                 mods[card.guid],
             )
         )
-    out: dict[str, tuple[str, bytes]] = {}
-    start = 0
-    for source in sources:
-        mine = range(start, start + source.stories)
-        start += source.stories
-        if source.packed is not None:
-            out[source.shown] = (source.digest, source.packed)
-            continue
-        if any(stories[i].id in shared for i in mine):
-            continue
-        carried = tuple(
-            CarriedStory(hollow(stories[i]), answers[i], tuple(own.get(stories[i].id, ())))
-            for i in mine
-        )
-        outcome = CarriedFile(source.digest, source.diagnostics, carried)
-        out[source.shown] = (source.digest, pack_file(outcome))
-    return out
+    return tuple(notes)

@@ -374,7 +374,7 @@ def write_package(
         store.sync(notes, _row_maker(constants))
         _write_from_store(
             store,
-            store.package_ids(None),
+            partial(store.package_ids, None),
             target,
             deck_names=sorted({note.deck for note in notes}),
             notetype_mod=notetype_mod,
@@ -416,7 +416,7 @@ def _row_maker(constants: _Constants) -> Callable[[PlannedNote], Row]:
 
 def _write_from_store(
     store: RowStore,
-    ids: str,
+    ids: Callable[[], Sequence[str]],
     target: BinaryIO,
     *,
     deck_names: Sequence[str],
@@ -424,7 +424,7 @@ def _write_from_store(
     stamp: bytes,
     constants: _Constants,
 ) -> None:
-    """The package of the notes with these `ids` (see RowStore.package_ids) as the
+    """The package of the notes with the `ids` (see RowStore.package_ids) as the
     store holds them.
 
     The collection is genanki's (its schema, its `col` row, its model and deck JSON)
@@ -460,7 +460,7 @@ def _write_from_store(
             connection.commit()
         finally:
             connection.close()
-        store.fill(path, ids)
+        store.fill(path, ids())
         _normalise_header(path)
         _zip(target, {"collection.anki2": path, "media": b"{}"}, stamp)
 
@@ -725,31 +725,62 @@ def planned_packages(
     gets no writer. `store` is where the notes directory's row store is kept (a
     scratch one when None); it is filled before the first writer is handed out.
     """
-    notes = plan_notes(identified, config)
-    rows: RowStore | None = None
+    held: list[RowStore] = []
     try:
-        packages = []
-        for name, group, level in package_files(config, notes):
-            stamp = _stamp(group, notetype_mod)
-            if out_dir is not None and _stamped(out_dir / name, stamp):
-                packages.append(Package(name, None, len(group)))
-                continue
-            if rows is None:
-                rows, constants = _filled_store(store, notes)
-            write = partial(
-                _write_from_store,
-                rows,
-                rows.package_ids(level),
-                deck_names=sorted({note.deck for note in group}),
-                notetype_mod=notetype_mod,
-                stamp=stamp,
-                constants=constants,
-            )
-            packages.append(Package(name, write, len(group)))
-        yield packages
+        # Planned in a function of its own: once their rows are in the store, the
+        # planned notes go (a large bank's are tens of megabytes while its packages
+        # are written).
+        notes = plan_notes(identified, config)
+        del identified  # the caller may let go of its cards while the packages are written
+        yield _planned(
+            notes, config, notetype_mod=notetype_mod, out_dir=out_dir, store=store, held=held
+        )
     finally:
-        if rows is not None:
+        for rows in held:
             rows.close()
+
+
+def _planned(
+    notes: list[PlannedNote],
+    config: Config,
+    *,
+    notetype_mod: int,
+    out_dir: Path | None,
+    store: Path | None,
+    held: list[RowStore],
+) -> list[Package]:
+    """The packages of `notes` (see `planned_packages`), emptying `notes`; the row
+    store, once filled, goes in `held`."""
+    packages = []
+    files = list(package_files(config, notes))
+    largest = max((len(group) for _, group, _ in files), default=0)
+    rows: RowStore | None = None
+    for name, group, level in files:
+        stamp = _stamp(group, notetype_mod)
+        if out_dir is not None and _stamped(out_dir / name, stamp):
+            packages.append(Package(name, None, len(group)))
+            continue
+        if rows is None:
+            rows, constants = _filled_store(store, notes)
+            held.append(rows)
+        # The largest package's ids are worked out here, the others' by their
+        # writers: in its writer, that Python work would wait for the GIL behind
+        # the lockfile's, which is made meanwhile.
+        ids = partial(rows.package_ids, level)
+        if len(group) == largest:
+            ids = partial(list, ids())
+        write = partial(
+            _write_from_store,
+            rows,
+            ids,
+            deck_names=sorted({note.deck for note in group}),
+            notetype_mod=notetype_mod,
+            stamp=stamp,
+            constants=constants,
+        )
+        packages.append(Package(name, write, len(group)))
+    notes.clear()  # the caller's list too: nothing holds the planned notes any more
+    return packages
 
 
 def _filled_store(store: Path | None, notes: Sequence[PlannedNote]) -> tuple[RowStore, _Constants]:
@@ -782,21 +813,21 @@ def stage_packages(
 ) -> None:
     """Write the packages that have a writer into `staged`, two at a time (a package
     spends most of its time in SQLite and zlib, which let another thread run), the
-    largest first; `meanwhile` is the second job, beside the largest package. Two
-    jobs at a time on two cores: a third would only slow the largest one down."""
+    largest first; `meanwhile` runs in this thread while they are written."""
     from concurrent.futures import ThreadPoolExecutor
 
     todo = []
     for package in sorted(packages, key=lambda p: -p.notes):
         if package.write is not None:
             todo.append((out_dir / package.name, package.write))
-    tasks: list[Callable[[], None]] = [partial(staged.add_written, p, w) for p, w in todo]
-    if meanwhile is not None:
-        tasks.insert(1, meanwhile)
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        futures = [pool.submit(task) for task in tasks]
-        for future in futures:
-            future.result()
+        futures = [pool.submit(staged.add_written, path, write) for path, write in todo]
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            for future in futures:
+                future.result()
 
 
 #: Packages written at once.

@@ -24,6 +24,7 @@ import sqlite3
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -251,20 +252,23 @@ class RowStore:
         self._places = places
         return len(stale)
 
-    def package_ids(self, level: str | None) -> str:
+    def package_ids(self, level: str | None) -> list[str]:
         """The ids of the package of `level`'s notes (all notes when None), as placed
-        by the last `sync`: a JSON array of [note id, row id, due] (see `fill`)."""
-        return json.dumps(list(_ids(self._places, level)), separators=(",", ":"))
+        by the last `sync`: JSON arrays of [note id, row id, due], a few thousand notes
+        each (see `fill`)."""
+        found = _ids(self._places, level)
+        chunks = []
+        while chunk := list(islice(found, _BATCH)):
+            chunks.append(json.dumps(chunk, separators=(",", ":")))
+        return chunks
 
-    def fill(self, database: Path, ids: str) -> None:
+    def fill(self, database: Path, ids: Sequence[str]) -> None:
         """Copy the rows of a package's notes, by their `package_ids`, into the notes
         and cards of the collection at `database`.
 
         Safe to call from several threads at once: each call reads the store through
-        a connection of its own, and all of it but opening the connection is SQLite
-        work, which lets other threads run meanwhile. (The ids are worked out before,
-        in Python: in a writer thread they would wait for the GIL behind any other
-        busy thread.)
+        a connection of its own, and all of it is SQLite work, which lets other
+        threads run meanwhile.
         """
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
@@ -275,9 +279,10 @@ class RowStore:
             connection.execute("PRAGMA pkg.synchronous = OFF")
             connection.execute("BEGIN")
             connection.execute(_IDS)
-            # One statement, not one per note: a thread that gave up the GIL for each
-            # row would wait for it again behind every other busy thread.
-            connection.execute(_FILL_IDS, (ids,))
+            # A statement per few thousand notes, not one per note: a thread that gave
+            # up the GIL for each row would wait for it again behind any busy thread.
+            for chunk in ids:
+                connection.execute(_FILL_IDS, (chunk,))
             connection.execute(_NOTES)
             connection.execute(_CARDS)
             connection.execute("COMMIT")
