@@ -90,6 +90,13 @@ def _edits() -> Iterator[tuple[str, Callable[[Path], None]]]:
     yield "touch nothing again", nothing
 
 
+#: A note with a warning (a section no story takes): carried over, it is still said.
+_STRAY = (
+    "---\nid: stray\ntitle: Stray\nlevel: L4\n---\n\n## Situation\nIt was slow.\n\n"
+    "## Result\n- Latency fell from 900 ms to 120 ms.\n\n## Stray\ntext\n"
+)
+
+
 def _build(notes: Path, out: Path) -> BuildReport:
     return build(open_project([notes]), out, now=EPOCH)
 
@@ -100,9 +107,10 @@ def _files(directory: Path) -> dict[str, bytes]:
 
 def _summary(report: BuildReport) -> dict[str, Any]:
     identified = report.analysis.identified
+    root = str(report.analysis.project.root)
     return {
         "stories": [s.id for s in report.analysis.notes.stories],
-        "diagnostics": [str(d) for d in report.diagnostics],
+        "diagnostics": [str(d).replace(root, "NOTES") for d in report.diagnostics],
         "kinds": dict(sorted(report.kinds.items())),
         "counts": [identified.new, identified.updated, identified.unchanged],
         "removed": [g for g, _ in identified.removed],
@@ -128,6 +136,7 @@ def test_carrying_over_writes_what_a_full_build_writes(
         notes.mkdir()
         for note in _bank():
             note.write(notes)
+        (notes / "stray.md").write_text(_STRAY, encoding="utf-8")
     carried_ever = 0
     for step, (what, apply) in enumerate(_edits()):
         apply(carried_dir)
@@ -139,6 +148,7 @@ def test_carrying_over_writes_what_a_full_build_writes(
         full = _build(full_dir, tmp_path / "decks-full")
         assert not _carried(full)
         assert _summary(report) == _summary(full), what
+        assert any("stray.md" in d for d in _summary(report)["diagnostics"]), what
         assert _files(tmp_path / "decks-carried") == _files(tmp_path / "decks-full"), what
         lock = (carried_dir / "storydeck.lock").read_bytes()
         assert lock == (full_dir / "storydeck.lock").read_bytes(), what
