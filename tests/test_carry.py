@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -290,3 +291,90 @@ def test_a_build_that_carried_every_note_leaves_the_carry_file_alone(tmp_path: P
     edited.write_text(edited.read_text().replace("40 tests", "41 tests"), encoding="utf-8")
     assert len(_carried(_build(notes, decks))) == 3
     assert path.read_bytes() != kept[0]
+
+
+def _sync(model: list[Note], notes: Path) -> None:
+    """`notes` made to hold exactly the notes of `model` (unchanged files untouched)."""
+    wanted = {f"{note.id}.md": note.text() for note in model}
+    for path in notes.glob("*.md"):
+        if path.name not in wanted and path.name != "stray.md":
+            path.unlink()
+    for name, text in wanted.items():
+        path = notes / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
+def _random_edit(rng: random.Random, model: list[Note], step: int) -> str:
+    """One edit of a user's, drawn by `rng`, made to `model`; what it was."""
+    note = rng.choice(model)
+    at = model.index(note)
+    what = rng.choice(
+        [
+            "reword a step", "reword a result", "add a lesson", "drop a lesson",
+            "repeat a lesson", "re-level", "re-theme", "rename", "share a question",
+            "add a story", "delete a story", "swap two steps", "nothing",
+        ]
+    )  # fmt: skip
+    if what == "reword a step" and note.steps:
+        steps = list(note.steps)
+        n = rng.randrange(len(steps))
+        steps[n] = f"{steps[n]} (take {step})"
+        model[at] = replace(note, steps=steps)
+    elif what == "reword a result" and note.results:
+        results = list(note.results)
+        results[0] = f"Errors fell by {rng.randint(10, 90)}% in {rng.randint(2, 9)} weeks."
+        model[at] = replace(note, results=results)
+    elif what == "add a lesson":
+        model[at] = replace(note, lessons=[*note.lessons, f"Lesson {step}: measure first."])
+    elif what == "drop a lesson" and len(note.lessons) > 1:
+        model[at] = replace(note, lessons=note.lessons[1:])
+    elif what == "repeat a lesson" and note.lessons:
+        model[at] = replace(note, lessons=[*note.lessons, note.lessons[0]])
+    elif what == "re-level":
+        model[at] = replace(note, level=rng.choice(["L4", "L5", "L6"]))
+    elif what == "re-theme":
+        model[at] = replace(note, themes=[rng.choice(["leadership", "technical-debt"])])
+    elif what == "rename":
+        model[at] = replace(note, id=f"{note.id.split('.')[0]}.{step}")
+    elif what == "share a question":
+        other = rng.choice(model)
+        question = other.questions[0] if other.questions else "Tell me about a failure."
+        model[at] = replace(note, questions=[*note.questions, question])
+    elif what == "add a story":
+        model.append(replace(note, id=f"copy-{step}", title=f"{note.title} (copy {step})"))
+    elif what == "delete a story" and len(model) > 2:
+        model.pop(at)
+    elif what == "swap two steps" and len(note.steps) > 1:
+        model[at] = replace(note, steps=[*note.steps[1:], note.steps[0]])
+    else:
+        return "nothing"
+    return f"{what} ({note.id})"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edits_carried_over_write_what_full_builds_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    rng = random.Random(seed)
+    model = _bank()
+    carried_dir, full_dir = tmp_path / "carried", tmp_path / "full"
+    for notes in (carried_dir, full_dir):
+        notes.mkdir()
+        (notes / "stray.md").write_text(_STRAY, encoding="utf-8")
+    done, carried_ever = [], 0
+    for step in range(30):
+        done.append(_random_edit(rng, model, step) if step else "first build")
+        for notes in (carried_dir, full_dir):
+            _sync(model, notes)
+        monkeypatch.setenv("STORYDECK_CACHE_DIR", str(tmp_path / "cache"))
+        report = _build(carried_dir, tmp_path / "decks-carried")
+        shutil.rmtree(tmp_path / "nocache", ignore_errors=True)
+        monkeypatch.setenv("STORYDECK_CACHE_DIR", str(tmp_path / "nocache"))
+        full = _build(full_dir, tmp_path / "decks-full")
+        assert _summary(report) == _summary(full), done
+        assert _files(tmp_path / "decks-carried") == _files(tmp_path / "decks-full"), done
+        lock = (carried_dir / "storydeck.lock").read_bytes()
+        assert lock == (full_dir / "storydeck.lock").read_bytes(), done
+        carried_ever += len(_carried(report))
+    assert carried_ever >= 30
