@@ -3,8 +3,9 @@
 After a build, each note file's outcome is kept in the cache directory (never in
 the notes or the decks): its stories as prompt cards and the build's checks read
 them, its diagnostics, and the package notes its stories' own cards became (guid,
-deck, mod time, content hash). The next build, when it finds the lockfile byte for
-byte as that build wrote it (see cache.LockSnapshot) and a note's text unchanged,
+deck, mod time, content hash), under the hash of the lockfile that build wrote.
+The next build, when it finds the lockfile's bytes hashing the same and a note's
+text unchanged,
 takes that note's outcome from here: its cards are not unpacked, made or matched to
 the lock again. Prompt cards, which depend on every story, and the cards of every
 other note are made and matched as usual.
