@@ -234,7 +234,7 @@ def test_a_damaged_or_foreign_carry_file_is_ignored(tmp_path: Path) -> None:
     # A file kept under another key (other code or configuration) carries nothing.
     _build(notes, decks)
     other = CarryFile(path, "another key")
-    assert other.usable(other.lock) == {}
+    assert other.usable(notes / "storydeck.lock") == {}
     assert CarryFile(path, CarryFile.for_notes(notes, "x").key).files == {}
 
 

@@ -74,16 +74,9 @@ def test_parallel_parsing_gives_what_serial_parsing_gives(
     assert cache.misses == 0
 
 
-def test_a_changed_note_is_parsed_by_a_worker_while_the_cache_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    notes = _bank(tmp_path)
-    config = default_config()
-    cache = ParseCache.for_notes(notes, config)
-    read_notes([notes], config, cache=cache, jobs=2)
-    cache.save()
-    edited = next(notes.rglob("*.md"))
-    edited.write_text(edited.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+def _spy_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """The pids of the processes that parse each note from now on (workers forked
+    later parse through the same spy), as a function that reads them back."""
     pids = tmp_path / "pids"
     real = storydeck.notes._parse
 
@@ -93,55 +86,72 @@ def test_a_changed_note_is_parsed_by_a_worker_while_the_cache_is_read(
         return real(text, shown, setting)
 
     monkeypatch.setattr(storydeck.notes, "_parse", spy)
+
+    def read() -> list[str]:
+        found = pids.read_text(encoding="ascii").split()
+        pids.unlink()
+        return found
+
+    return read
+
+
+def _cached_bank(tmp_path: Path) -> Path:
+    """The bank of `_bank`, parsed once into its parse cache."""
+    notes = _bank(tmp_path)
+    cache = ParseCache.for_notes(notes, default_config())
+    read_notes([notes], default_config(), cache=cache, jobs=2)
+    cache.save()
+    return notes
+
+
+def _append(paths: list[Path], line: str) -> None:
+    for path in paths:
+        path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", "utf-8")
+
+
+def test_a_changed_note_is_parsed_by_a_worker_while_the_cache_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes, config = _cached_bank(tmp_path), default_config()
+    _append([next(notes.rglob("*.md"))], "One more line.")
+    parsed_in = _spy_parsing(tmp_path, monkeypatch)
     monkeypatch.setattr(storydeck.notes, "OVERLAP_MIN", 2)
     cache = ParseCache.for_notes(notes, config)
     overlapped = read_notes([notes], config, cache=cache, jobs=2)
     assert (cache.hits, cache.misses) == (len(overlapped.files) - 1, 1)
-    assert pids.read_text(encoding="ascii").split() != [str(os.getpid())]  # in a worker
-    assert len(pids.read_text(encoding="ascii").split()) == 1
+    workers = parsed_in()
+    assert workers != [str(os.getpid())]  # in a worker
+    assert len(workers) == 1
     assert overlapped == read_notes([notes], config, jobs=1)
 
 
 def test_an_early_parser_parses_the_changed_notes_in_its_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    notes = _bank(tmp_path)
-    config = default_config()
-    cache = ParseCache.for_notes(notes, config)
-    read_notes([notes], config, cache=cache)
-    cache.save()
+    notes, config = _cached_bank(tmp_path), default_config()
     changed = sorted(notes.rglob("*.md"))[:2]
-    for path in changed:
-        path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
-    pids = tmp_path / "pids"
-    real = storydeck.notes._parse
-
-    def spy(text: str, shown: str, setting: Any) -> Any:
-        with pids.open("a", encoding="ascii") as out:
-            out.write(f"{os.getpid()}\n")
-        return real(text, shown, setting)
-
-    monkeypatch.setattr(storydeck.notes, "_parse", spy)  # before the worker forks
-    early = EarlyParser.start(config, display_path(notes))
+    _append(changed, "One more line.")
+    parsed_in = _spy_parsing(tmp_path, monkeypatch)
+    early = EarlyParser.start(config, display_path(notes))  # forked after the spy is in
     assert early is not None  # Linux
     cache = ParseCache.for_notes(notes, config)
     found = read_notes([notes], config, cache=cache, early=early)
+    early.close()
     assert (cache.hits, cache.misses) == (len(found.files) - 2, 2)
-    workers = pids.read_text(encoding="ascii").split()
+    workers = parsed_in()
     assert len(workers) == 2
     assert str(os.getpid()) not in workers
     assert found == read_notes([notes], config, jobs=1)
+    parsed_in()  # (the serial read's)
     # An early parser started for another notes directory is not used.
-    pids.unlink()
-    for path in changed:
-        path.write_text(path.read_text(encoding="utf-8") + "\nAnd another.\n", "utf-8")
+    _append(changed, "And another.")
     other = EarlyParser.start(config, "elsewhere")
     assert other is not None
     cache = ParseCache.for_notes(notes, config)
-    assert read_notes([notes], config, cache=cache, early=other) == read_notes(
-        [notes], config, jobs=1
-    )
-    assert pids.read_text(encoding="ascii").split()[:2] == [str(os.getpid())] * 2
+    found = read_notes([notes], config, cache=cache, early=other)
+    other.close()
+    assert parsed_in() == [str(os.getpid())] * 2
+    assert found == read_notes([notes], config, jobs=1)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

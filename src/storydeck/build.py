@@ -23,7 +23,6 @@ from storydeck.identity import (
     Moved,
     identify,
     lock_digest,
-    lock_file_digest,
     read_lock,
 )
 from storydeck.model import Diagnostic
@@ -98,9 +97,7 @@ def analyse(
     """
     from storydeck.templates import note_type_fingerprints
 
-    kept = None
-    if carry is not None:
-        kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
+    kept = carry.usable(project.lock_path) if carry is not None else None
     notes = read_notes(
         list(project.paths), project.config, progress, cache=cache, carry=kept, early=early
     )
@@ -236,11 +233,12 @@ def stage_lockfile(
             yield chunk
 
     written = staged.add(path, chunks)
+    hashed = digest.digest()
     if snapshot is not None:
         # Kept before the lockfile is renamed into place: a build stopped in between
         # leaves a snapshot of no file on disk, which is never used.
-        snapshot.keep(lock, digest.digest())
-    return written, digest.digest()
+        snapshot.keep(lock, hashed)
+    return written, hashed
 
 
 def _build(
@@ -264,7 +262,7 @@ def _build(
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
     carried = None
     if cache is not None and project.root is not None:
-        carried = CarryFile.for_notes(project.root, f"{cache.key}:{display_path(project.root)}")
+        carried = CarryFile.for_notes(project.root, cache.key)
         if not carry:
             carried.drop()
     try:

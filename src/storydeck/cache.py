@@ -265,9 +265,8 @@ class ParseCache:
     def keep(self, shown: str, digest: str) -> None:
         """Keep the entry of the note `shown` with text `digest`, if there is one, without
         unpacking it (its outcome was carried over: see carry.py)."""
-        entry = self._old.get(shown)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == digest:
-            self._new[shown] = entry
+        if self.knows(shown, digest):
+            self._new[shown] = self._old[shown]
 
     def put(self, shown: str, digest: str, blob: bytes) -> None:
         """Remember the packed parse result `blob` of the note `shown` with text `digest`."""

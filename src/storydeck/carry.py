@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
+from storydeck.cards import PROMPT_ANCHOR, kind_rank
 from storydeck.model import Diagnostic, Story
 
 if TYPE_CHECKING:
     from storydeck.cards import Card
 
-_FORMAT = b"storydeck-carry 2\n"
+_FORMAT = b"storydeck-carry 3\n"
 
 
 class StaleCarry(Exception):
@@ -58,7 +59,6 @@ class CarriedNote(NamedTuple):
     guid: str
     cloze: bool
     deck: str
-    level: str
     #: The card's content hash (its lock fingerprint).
     content: str
     mod: int
@@ -166,10 +166,14 @@ class CarryFile:
             self._load(path)
 
     @classmethod
-    def for_notes(cls, root: Path, key: str) -> CarryFile:
+    def for_notes(cls, root: Path, parse_key: str) -> CarryFile:
+        """The carry file of the notes directory `root`, for notes parsed under
+        `parse_key` (see cache.ParseCache): outcomes name files relative to `root`
+        as the build shows it, so that is part of the key too."""
         from storydeck.cache import cache_file
+        from storydeck.notes import display_path
 
-        return cls(cache_file(root, "carry", ".pickle"), key)
+        return cls(cache_file(root, "carry", ".pickle"), f"{parse_key}:{display_path(root)}")
 
     def _load(self, path: Path) -> None:
         """The file: its format line, (key, lock hash), then one (shown path, digest,
@@ -193,9 +197,13 @@ class CarryFile:
         """Carry nothing over (what is kept is written again after the build)."""
         self.lock, self.files = None, {}
 
-    def usable(self, lock: bytes | None) -> dict[str, tuple[str, bytes]]:
-        """The kept outcomes, when they go with the lockfile whose bytes hash to `lock`."""
-        return self.files if lock is not None and lock == self.lock else {}
+    def usable(self, lock_path: Path | None) -> dict[str, tuple[str, bytes]]:
+        """The kept outcomes, when they go with the lockfile at `lock_path` as it is."""
+        from storydeck.identity import lock_file_digest
+
+        if self.lock is None or lock_path is None:
+            return {}
+        return self.files if lock_file_digest(lock_path) == self.lock else {}
 
     def holds(self, lock: bytes, sources: Sequence[NoteSource]) -> bool:
         """Whether this file already keeps what a build of `sources` that left the
@@ -238,10 +246,10 @@ def outcomes(
     mods: Mapping[str, int],
 ) -> Iterator[tuple[str, str, bytes]]:
     """Every note file's outcome to keep after a build, as (shown path, digest, packed
-    outcome): carried ones as they were, the others from the build's stories and its
-    identified cards (with guids). One file at a time: a large bank's outcomes are
-    never all unpacked at once."""
-    from storydeck.cards import PROMPT_ANCHOR
+    outcome): carried ones as they were, the others from the build's stories (as
+    `hollow` makes them) and its identified cards (with guids). One file at a time: a
+    large bank's outcomes are never all unpacked at once."""
+    from storydeck.identity import lock_key
 
     of_story: dict[str, list[int]] = {}
     for index, card in enumerate(cards):
@@ -256,24 +264,23 @@ def outcomes(
             continue
         carried = []
         for i in mine:
-            notes = _notes(cards, of_story.get(stories[i].id, ()), mods)
+            notes = _notes(cards, of_story.get(stories[i].id, ()), mods, lock_key)
             if notes is None:
                 break
-            carried.append(CarriedStory(hollow(stories[i]), answers[i], notes))
+            carried.append(CarriedStory(stories[i], answers[i], notes))
         else:
             outcome = CarriedFile(source.digest, source.diagnostics, tuple(carried))
             yield source.shown, source.digest, pack_file(outcome)
 
 
 def _notes(
-    cards: Sequence[Card], indexes: Sequence[int], mods: Mapping[str, int]
+    cards: Sequence[Card],
+    indexes: Sequence[int],
+    mods: Mapping[str, int],
+    lock_key: Callable[[str], str],
 ) -> tuple[CarriedNote, ...] | None:
     """A story's package notes, from its cards; None when two of its cards share a
-    kind and a text (such a story is never carried)."""
-    from storydeck.cards import kind_rank
-    from storydeck.identity import lock_key
-    from storydeck.package import level_of_deck
-
+    kind and a text (as `lock_key` keeps it): such a story is never carried."""
     seen: set[tuple[str, str]] = set()
     notes = []
     for index in indexes:
@@ -290,7 +297,6 @@ def _notes(
                 card.guid,
                 card.is_cloze,
                 card.deck,
-                level_of_deck(card.deck),
                 card.fingerprint,
                 mods[card.guid],
             )

@@ -252,15 +252,18 @@ def lock_digest() -> Any:
     return hashlib.sha256()
 
 
-def lock_file_digest(path: Path) -> bytes | None:
-    """The hash of the lockfile's bytes at `path`; None when it cannot be read."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None
+def _bytes_digest(raw: bytes) -> bytes:
     digest = lock_digest()
     digest.update(raw)
     return bytes(digest.digest())
+
+
+def lock_file_digest(path: Path) -> bytes | None:
+    """The hash of the lockfile's bytes at `path`; None when it cannot be read."""
+    try:
+        return _bytes_digest(path.read_bytes())
+    except OSError:
+        return None
 
 
 def read_lock(path: Path, memo: LockMemo | None = None) -> Lock:
@@ -271,9 +274,7 @@ def read_lock(path: Path, memo: LockMemo | None = None) -> Lock:
     try:
         raw = path.read_bytes()
         if memo is not None:
-            digest = lock_digest()
-            digest.update(raw)
-            known = memo.recall(digest.digest())
+            known = memo.recall(_bytes_digest(raw))
             if known is not None:
                 return known
         text = raw.decode("utf-8")

@@ -238,8 +238,8 @@ def read_notes(
     With `carry` (shown path -> (text digest, packed outcome): see carry.py), a
     note whose text is still that digest is carried over: its stories come back
     hollow, with their notes of the last build instead of their cards. An `early`
-    parser (started with the same config and root) parses a few changed notes; it
-    is closed before this returns.
+    parser started with the same config and root parses a few changed notes (its
+    caller closes it).
     """
     files, diagnostics = find_note_files(paths, config)
     root = notes_root(paths)
@@ -298,21 +298,17 @@ def read_notes(
             else:
                 outcomes[index] = (outcome, packed)
 
-    try:
-        parsed = _parse_many(
-            [(shown, text) for _, shown, text, _ in todo],
-            (config, shown_root),
-            jobs,
-            progress,
-            cache is not None,
-            # Carried outcomes are quick to unpack: only the cached results are worth a
-            # worker of their own (see _parse_many).
-            meanwhile=(unpack_known, len(known)),
-            early=early,
-        )
-    finally:
-        if early is not None:
-            early.close()
+    parsed = _parse_many(
+        [(shown, text) for _, shown, text, _ in todo],
+        (config, shown_root),
+        jobs,
+        progress,
+        cache is not None,
+        # Carried outcomes are quick to unpack: only the cached results are worth a
+        # worker of their own (see _parse_many).
+        meanwhile=(unpack_known, len(known)),
+        early=early,
+    )
     if damaged:  # rare: a cache entry that does not unpack is parsed again, here
         todo += damaged
         parsed += _parse_many(
@@ -357,22 +353,15 @@ def read_notes(
         for _ in range(len(files) - len(todo)):
             progress.advance()
     diagnostics.extend(_duplicate_ids(stories))
-    if carry is None:
-        return Notes(
-            tuple(stories),
-            tuple(diagnostics),
-            tuple(shown_files),
-            tuple(story_cards),
-            tuple(story_answers),
-        )
     return Notes(
         tuple(stories),
         tuple(diagnostics),
         tuple(shown_files),
         tuple(story_cards),
         tuple(story_answers),
-        tuple(carried_notes),
-        tuple(sources),
+        # Only when asked for: a build that carries nothing compares equal to another.
+        tuple(carried_notes) if carry is not None else (),
+        tuple(sources) if carry is not None else (),
     )
 
 
@@ -455,11 +444,7 @@ def _parse_many(
         if meanwhile is not None:
             meanwhile[0]()
         for chunk, blobs in zip(chunks, sent, strict=True):
-            for blob in blobs:
-                unpacked = unpack(blob)
-                if unpacked is None:  # pragma: no cover - a worker sends what it packed
-                    raise RuntimeError("a parse worker sent back something unreadable")
-                out.append((unpacked, blob))
+            out.extend(_unpacked(blobs))
             if progress is not None:
                 for _ in chunk:
                     progress.advance()
@@ -469,14 +454,18 @@ def _parse_many(
 def _received(sent: Future[list[bytes]]) -> list[tuple[Parsed, bytes | None]] | None:
     """What an early parser sent back, unpacked; None when it failed."""
     try:
-        blobs = sent.result()
+        return _unpacked(sent.result())
     except Exception:  # a broken worker: the notes are parsed in this process
         return None
+
+
+def _unpacked(blobs: Sequence[bytes]) -> list[tuple[Parsed, bytes | None]]:
+    """A worker's packed results, each unpacked beside its packed form."""
     out: list[tuple[Parsed, bytes | None]] = []
     for blob in blobs:
         unpacked = unpack(blob)
         if unpacked is None:  # pragma: no cover - a worker sends what it packed
-            return None
+            raise RuntimeError("a parse worker sent back something unreadable")
         out.append((unpacked, blob))
     return out
 
@@ -501,7 +490,7 @@ class EarlyParser:
             initializer=_init_worker,
             initargs=(setting,),
         )
-        self._loaded = self._pool.submit(_load_parser)
+        self._pool.submit(_load_parser)  # the worker starts, and loads the parser
 
     @classmethod
     def start(cls, config: Config, root: str) -> EarlyParser | None:

@@ -156,6 +156,7 @@ def _with_carried(
     """
     order = carried.order or {}
     places = [order.get(card.story, 0) for card in cards]  # the place of each made note
+    levels: dict[str, str] = {}
     out: list[PlannedNote] = []
     at = 0
     for index, _, notes in carried.stories:
@@ -168,7 +169,7 @@ def _with_carried(
                 n.cloze,
                 n.deck,
                 n.mod,
-                n.level,
+                levels.get(n.deck) or levels.setdefault(n.deck, level_of_deck(n.deck)),
                 n.content,
                 None,
                 _line(n.guid, n.content, n.mod, n.deck),
@@ -732,9 +733,11 @@ def planned_packages(
         # are written).
         notes = plan_notes(identified, config)
         del identified  # the caller may let go of its cards while the packages are written
-        yield _planned(
+        packages = _planned(
             notes, config, notetype_mod=notetype_mod, out_dir=out_dir, store=store, held=held
         )
+        del notes
+        yield packages
     finally:
         for rows in held:
             rows.close()
@@ -749,8 +752,8 @@ def _planned(
     store: Path | None,
     held: list[RowStore],
 ) -> list[Package]:
-    """The packages of `notes` (see `planned_packages`), emptying `notes`; the row
-    store, once filled, goes in `held`."""
+    """The packages of `notes` (see `planned_packages`); the row store, once filled,
+    goes in `held`."""
     packages = []
     files = list(package_files(config, notes))
     largest = max((len(group) for _, group, _ in files), default=0)
@@ -779,7 +782,6 @@ def _planned(
             constants=constants,
         )
         packages.append(Package(name, write, len(group)))
-    notes.clear()  # the caller's list too: nothing holds the planned notes any more
     return packages
 
 
