@@ -12,9 +12,12 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
 
 from storydeck.config import default_config
 from storydeck.parse import parse_text
+from storydeck.parse.blocks import markdown
 
 CONFIG = default_config()
 #: The same with raw HTML allowed: `<details>` and `<script>` become HTML blocks.
@@ -155,6 +158,30 @@ def test_parse_text_takes_any_text(source: str) -> None:
     result = parse_text(source, "x.md", CONFIG)
     assert all(story.id and story.title for story in result.stories)
     assert all(1 <= d.location.line <= line_count(source) for d in result.diagnostics)
+
+
+# --- the plain-line shortcut of the inline parse ------------------------------------------
+
+
+def _stock_markdown(allow_html: bool) -> MarkdownIt:
+    """markdown-it as storydeck sets it up, without storydeck's own inline rule."""
+    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
+    md.enable("table")
+    md.use(front_matter_plugin)
+    return md
+
+
+_STOCK = {html: _stock_markdown(html) for html in (False, True)}
+#: Lines of words, numbers, every ASCII punctuation mark and bits of inline markup.
+_BITS = [*"ab Z9.,;:%$-+=~^#@{}()'\"/|?\t\\`*_[]!<>&\n", "word", "  \n", "&amp;", "&#35;"]
+_BITS += ["&nope;", "`x`", "**b**", "_i_", "[a](b)", "![i](s)", "<b>", "<http://x.io>", "\\*"]
+_LINES = st.lists(st.sampled_from(_BITS) | st.characters(), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(note(), _LINES), st.booleans())
+def test_markdown_gives_the_tokens_stock_markdown_it_gives(source: str, allow_html: bool) -> None:
+    assert markdown(allow_html).parse(source) == _STOCK[allow_html].parse(source)
 
 
 # --- the quick test in front of label lookups ---------------------------------------------

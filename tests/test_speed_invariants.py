@@ -35,6 +35,7 @@ from storydeck.package import (
     plan_notes,
     planned_packages,
 )
+from storydeck.parse.blocks import markdown
 from storydeck.templates import note_types
 from test_roundtrip import outage, refactor
 
@@ -260,6 +261,29 @@ def _rows(database: bytes) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("fixed_time")
+def test_plain_lines_are_not_handed_to_the_inline_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    md = markdown(False)
+    handed: list[str] = []
+    parse = md.inline.parse
+
+    def spy(src: str, *args: Any) -> Any:
+        handed.append(src)
+        return parse(src, *args)
+
+    monkeypatch.setattr(md.inline, "parse", spy)
+    tokens = md.parse(
+        "## Result\n\nCut p99 latency from 800 ms to 120 ms (85%), in 3 weeks.\n\n"
+        "- Paged the on-call; rolled back.\n- **Wrote** the fix.\n"
+    )
+    assert handed == ["**Wrote** the fix."]
+    plain = [t.children for t in tokens if t.type == "inline"][:3]
+    assert [[(c.type, c.content) for c in kids or []] for kids in plain] == [
+        [("text", "Result")],
+        [("text", "Cut p99 latency from 800 ms to 120 ms (85%), in 3 weeks.")],
+        [("text", "Paged the on-call; rolled back.")],
+    ]
+
+
 def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     shutil.copytree(REPO / "source_notes", notes)

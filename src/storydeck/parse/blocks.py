@@ -35,7 +35,56 @@ def markdown(allow_html: bool = False) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
     md.enable("table")
     md.use(front_matter_plugin)
+    if (
+        tuple(md.inline.ruler.get_active_rules()) == _INLINE_RULES
+        and tuple(md.inline.ruler2.get_active_rules()) == _INLINE_AFTER
+    ):
+        md.core.ruler.at("inline", _inline)
     return md
+
+
+#: The inline rules _inline knows, as this markdown-it's CommonMark preset has them;
+#: with any others the inline parse is left as it is.
+_INLINE_RULES = (
+    "text",
+    "newline",
+    "escape",
+    "backticks",
+    "emphasis",
+    "link",
+    "image",
+    "autolink",
+    "html_inline",
+    "entity",
+)
+_INLINE_AFTER = ("balance_pairs", "emphasis", "fragments_join")
+
+#: Where an inline rule other than plain text may start (a line break, an escape, a
+#: code span, emphasis, a link or image, an autolink or HTML tag, an entity), and the
+#: brackets, which close them.
+_MARKUP = re.compile(r"[\n\\`*_\[\]!<>&]")
+
+
+def _inline(state: Any) -> None:
+    """The core rule that parses each inline token's content into its children.
+
+    Most lines of a note are plain words, numbers and punctuation: no character of
+    theirs can start any inline rule but plain text, so markdown-it would hand back
+    one text token holding the whole line. That token is made here, without starting
+    the inline parser; every other line goes through it.
+    """
+    md = state.md
+    for token in state.tokens:
+        if token.type != "inline":
+            continue
+        if token.children is None:
+            token.children = []
+        content = token.content
+        if _MARKUP.search(content) is None:
+            if content:
+                token.children.append(Token("text", "", 0, content=content))
+        else:
+            md.inline.parse(content, md, state.env, token.children)
 
 
 @dataclass(slots=True, eq=False)
