@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storydeck import metrics
 from storydeck.metrics import Metric, Quantity, cloze, find_metrics
 
 # An Anki cloze deletion as Anki reads it: number, then text up to the first "}}".
@@ -359,3 +360,72 @@ def test_cloze_round_trips(text: str) -> None:
     assert len(deletions) == sum(len(metric.quantities) for metric in metrics)
     assert {int(number) for number, _ in deletions} == set(range(1, len(metrics) + 1))
     assert html.unescape(_CLOZE.sub(r"\2", result)) == text
+
+
+# The quick test in front of the scanner (`_MAY_START`) only skips places where no
+# quantity, date, clock time or labelled number starts: what it finds, the scanner
+# without it finds too.
+_FULL_SCANNER = re.compile(metrics._FOUND, re.IGNORECASE)
+_LEADS = st.sampled_from(
+    [
+        "as many as ",
+        "approx.",
+        "at  least\t",
+        "more than\n",
+        "USD",
+        "US$",
+        "A$",
+        "€",
+        "¥",
+        "₹ ",
+        "≥",
+        "> ",
+        "Sev #",
+        "Sev no. ",
+        "ver",
+        "v",
+        "Mar. ",
+        "September\n",
+        "ſtep ",
+        "\u212aafka ",
+        "about about about about ",
+        "x",
+        "9am",
+        "17:05",
+        "3/14/2024",
+        "24/7",
+        "10ish",
+        "2,000-line",
+        "K",
+        "M users",
+    ]
+)
+_SCANNED = st.lists(st.one_of(_TOKENS, _LEADS, st.text(max_size=4)), max_size=30).map("".join)
+
+
+def _found(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], str | None]]:
+    return [(match.span(), match.lastgroup) for match in pattern.finditer(text)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(_SCANNED)
+def test_the_quick_test_skips_no_match(text: str) -> None:
+    assert _found(metrics._SCANNER, text) == _found(_FULL_SCANNER, text)
+
+
+#: Matches that start as far from their first digit as the quick test lets them.
+_EDGES = [
+    "saved as many as USD 5M a year",
+    "as much as US$5 per seat",
+    "approx.40 ms",
+    "Sev no. 2 for 3 hours",
+    "Step #3 took 2 days",
+    "on Mar. 3, 2024 at 9am",
+    "\u017ftep 3 and \u212aafka 3",
+    "costs \u2248 5 ms, \u00a5300, \u20b9 40 and > 10 users",
+]
+
+
+@pytest.mark.parametrize("sentence", [p.values[0] for p in POSITIVE + NEGATIVE] + _EDGES)
+def test_the_quick_test_skips_no_match_in_the_table(sentence: str) -> None:
+    assert _found(metrics._SCANNER, sentence) == _found(_FULL_SCANNER, sentence)

@@ -202,10 +202,15 @@ _LABEL_WORD = _words(
 )
 _LABELLED = rf"(?<!\w){_LABEL_WORD}\s*(?:#|no\.)?\s*[0-9][0-9.]*(?:{_DASH}[0-9]+)?"
 
-_SCANNER = re.compile(
-    rf"(?P<skip>{_CLOCK}|{_DATE}|{_LABELLED})|(?P<quantity>{_QUANTITY})",
-    re.IGNORECASE,
-)
+_FOUND = rf"(?P<skip>{_CLOCK}|{_DATE}|{_LABELLED})|(?P<quantity>{_QUANTITY})"
+
+# Where a match of _FOUND may start, as a quick test in front of it: not inside a word
+# (every branch looks behind for that), and at a digit, a currency sign or a
+# qualifying symbol, or at up to four words (qualifier, month, label, currency code)
+# ended by a digit, a currency sign or "#". Most places in a sentence fail it at once.
+_MAY_START = r"(?<!\w)(?=[0-9$€£¥₹≈~≤≥<>]|(?>[^\W\d_]+\.?\s*){1,4}[0-9$€£¥₹#])"
+
+_SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
 
 # From->to changes: "from A to B", "from A down to B", or "A → B".
 _ARROW = r"\s*(?:→|->|⟶|=>)\s*"
