@@ -192,8 +192,6 @@ def to_blocks(tokens: Sequence[Token], offset: int = 0) -> list[Block]:
 
 # --- text -------------------------------------------------------------------------------
 
-_SPACES = re.compile(r"\s+")
-
 
 def inline_plain(children: Sequence[Token] | None) -> str:
     """Plain text of inline tokens: markup dropped, line breaks as spaces."""
@@ -207,7 +205,7 @@ def inline_plain(children: Sequence[Token] | None) -> str:
             out.append(" ")
         elif tok.type == "image":
             out.append(inline_plain(tok.children))
-    return _SPACES.sub(" ", "".join(out)).strip()
+    return " ".join("".join(out).split())
 
 
 def block_plain(block: Block) -> str:
