@@ -260,7 +260,6 @@ def _rows(database: bytes) -> dict[str, Any]:
     }
 
 
-@pytest.mark.usefixtures("fixed_time")
 def test_plain_lines_are_not_handed_to_the_inline_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     md = markdown(False)
     handed: list[str] = []
@@ -284,6 +283,7 @@ def test_plain_lines_are_not_handed_to_the_inline_parser(monkeypatch: pytest.Mon
     ]
 
 
+@pytest.mark.usefixtures("fixed_time")
 def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     shutil.copytree(REPO / "source_notes", notes)
