@@ -12,12 +12,10 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
-from mdit_py_plugins.front_matter import front_matter_plugin
 
 from storydeck.config import default_config
 from storydeck.parse import parse_text
-from storydeck.parse.blocks import markdown
+from storydeck.parse.blocks import markdown, stock_markdown
 
 CONFIG = default_config()
 #: The same with raw HTML allowed: `<details>` and `<script>` become HTML blocks.
@@ -163,15 +161,7 @@ def test_parse_text_takes_any_text(source: str) -> None:
 # --- the plain-line shortcut of the inline parse ------------------------------------------
 
 
-def _stock_markdown(allow_html: bool) -> MarkdownIt:
-    """markdown-it as storydeck sets it up, without storydeck's own inline rule."""
-    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
-    md.enable("table")
-    md.use(front_matter_plugin)
-    return md
-
-
-_STOCK = {html: _stock_markdown(html) for html in (False, True)}
+_STOCK = {html: stock_markdown(html) for html in (False, True)}
 #: Lines of words, numbers, every ASCII punctuation mark and bits of inline markup.
 _BITS = [*"ab Z9.,;:%$-+=~^#@{}()'\"/|?\t\\`*_[]!<>&\n", "word", "  \n", "&amp;", "&#35;"]
 _BITS += ["&nope;", "`x`", "**b**", "_i_", "[a](b)", "![i](s)", "<b>", "<http://x.io>", "\\*"]

@@ -31,15 +31,22 @@ HTML = "html"
 
 @cache
 def markdown(allow_html: bool = False) -> MarkdownIt:
-    """The one markdown-it instance per HTML setting: CommonMark plus tables."""
-    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
-    md.enable("table")
-    md.use(front_matter_plugin)
+    """The one markdown-it instance per HTML setting: CommonMark plus tables, with
+    plain lines made into text tokens by `_inline`."""
+    md = stock_markdown(allow_html)
     if (
         tuple(md.inline.ruler.get_active_rules()) == _INLINE_RULES
         and tuple(md.inline.ruler2.get_active_rules()) == _INLINE_AFTER
     ):
         md.core.ruler.at("inline", _inline)
+    return md
+
+
+def stock_markdown(allow_html: bool = False) -> MarkdownIt:
+    """A new markdown-it as storydeck sets it up, with markdown-it's own inline rule."""
+    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
+    md.enable("table")
+    md.use(front_matter_plugin)
     return md
 
 
