@@ -25,9 +25,12 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 NOTE_FILES := $(shell find $(NOTES) -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.txt' \
                 -o -name 'storydeck.yaml' -o -name 'storydeck.lock' \) 2>/dev/null)
 
+# The decks are made again when the notes change, and when storydeck itself does.
+CODE_FILES := $(shell find src -type f \( -name '*.py' -o -name '*.css' -o -name '*.yaml' \) 2>/dev/null)
+
 decks: $(DECKS)/.built
 
-$(DECKS)/.built: $(VENV)/.run-deps $(NOTE_FILES)
+$(DECKS)/.built: $(VENV)/.run-deps $(NOTE_FILES) $(CODE_FILES)
 	$(BIN)/storydeck build $(NOTES) -o $(DECKS)
 	@touch $@
 

@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     from storydeck.cache import LockSnapshot, ParseCache, cache_file
     from storydeck.cards import FIELDS, build_cards
     from storydeck.carry import CarryFile, hollow, outcomes
-    from storydeck.identity import Lock, identify, read_lock
+    from storydeck.identity import Lock, identify, lock_file_digest, read_lock
     from storydeck.notes import display_path, read_notes
     from storydeck.package import Staged, planned_packages, stage_packages
     from storydeck.templates import note_type_fingerprints
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         cache = ParseCache.for_notes(notes_dir, project.config)
         carry = CarryFile.for_notes(notes_dir, cache.key)
         lap("config + cache load")
-        kept = carry.usable(project.lock_path)
+        kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
         notes = read_notes([notes_dir], project.config, cache=cache, carry=kept)
         carried = build_module._carried(notes)
         lap(f"read + parse ({cache.misses} parsed, {len(carried.stories)} carried)")

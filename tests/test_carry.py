@@ -18,6 +18,7 @@ import pytest
 from storydeck.build import BuildReport, build, open_project
 from storydeck.cache import cache_file
 from storydeck.carry import CarryFile
+from storydeck.identity import lock_file_digest
 from test_roundtrip import Note, outage, refactor
 
 EPOCH = 1_760_000_000
@@ -234,7 +235,12 @@ def test_a_damaged_or_foreign_carry_file_is_ignored(tmp_path: Path) -> None:
     # A file kept under another key (other code or configuration) carries nothing.
     _build(notes, decks)
     other = CarryFile(path, "another key")
-    assert other.usable(notes / "storydeck.lock") == {}
+    lock = lock_file_digest(notes / "storydeck.lock")
+    kept_key, kept_lock = pickle.loads(path.read_bytes()[len(header) :])
+    assert lock == kept_lock
+    assert CarryFile(path, kept_key).usable(lock)
+    assert CarryFile(path, kept_key).usable(None) == {}
+    assert other.usable(lock) == {}
     assert CarryFile(path, CarryFile.for_notes(notes, "x").key).files == {}
 
 
@@ -378,3 +384,24 @@ def test_random_edits_carried_over_write_what_full_builds_write(
         assert lock == (full_dir / "storydeck.lock").read_bytes(), done
         carried_ever += len(_carried(report))
     assert carried_ever >= 30
+
+
+@pytest.mark.usefixtures("cache_home")
+def test_a_rebuild_reads_the_lockfile_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes the kept outcomes are checked against are the bytes the build takes
+    its lock from: the lockfile is read once, not once for each."""
+    notes, decks = _carry_bank(tmp_path)
+    _build(notes, decks)
+    lock_path = (notes / "storydeck.lock").resolve()
+    reads: list[Path] = []
+    read_bytes = Path.read_bytes
+
+    def counted(self: Path) -> bytes:
+        if self.resolve() == lock_path:
+            reads.append(self)
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    report = _build(notes, decks)
+    assert _carried(report)
+    assert len(reads) == 1

@@ -22,8 +22,10 @@ from storydeck.identity import (
     Lock,
     Moved,
     identify,
+    lock_bytes_digest,
     lock_digest,
     read_lock,
+    read_lock_bytes,
 )
 from storydeck.model import Diagnostic
 from storydeck.notes import (
@@ -97,7 +99,10 @@ def analyse(
     """
     from storydeck.templates import note_type_fingerprints
 
-    kept = carry.usable(project.lock_path) if carry is not None else None
+    # The lockfile is read once: the bytes the kept outcomes are checked against are
+    # the ones parsed below.
+    raw_lock = read_lock_bytes(project.lock_path)
+    kept = carry.usable(lock_bytes_digest(raw_lock)) if carry is not None else None
     notes = read_notes(
         list(project.paths), project.config, progress, cache=cache, carry=kept, early=early
     )
@@ -116,7 +121,7 @@ def analyse(
         made=notes.story_cards,
         answers=notes.story_answers,
     )
-    lock = read_lock(project.lock_path, snapshot) if project.lock_path else Lock()
+    lock = read_lock(project.lock_path, snapshot, raw_lock) if project.lock_path else Lock()
     # The cards are made: let go of each story's own (a large bank's would be kept twice).
     notes = replace(notes, story_cards=())
     identified = identify(

@@ -197,13 +197,12 @@ class CarryFile:
         """Carry nothing over (what is kept is written again after the build)."""
         self.lock, self.files = None, {}
 
-    def usable(self, lock_path: Path | None) -> dict[str, tuple[str, bytes]]:
-        """The kept outcomes, when they go with the lockfile at `lock_path` as it is."""
-        from storydeck.identity import lock_file_digest
-
-        if self.lock is None or lock_path is None:
+    def usable(self, lock: bytes | None) -> dict[str, tuple[str, bytes]]:
+        """The kept outcomes, when they go with the lockfile whose bytes hash to
+        `lock` (None: there is none, or it cannot be read)."""
+        if self.lock is None or lock is None:
             return {}
-        return self.files if lock_file_digest(lock_path) == self.lock else {}
+        return self.files if lock == self.lock else {}
 
     def holds(self, lock: bytes, sources: Sequence[NoteSource]) -> bool:
         """Whether this file already keeps what a build of `sources` that left the

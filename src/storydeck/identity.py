@@ -258,21 +258,36 @@ def _bytes_digest(raw: bytes) -> bytes:
     return bytes(digest.digest())
 
 
-def lock_file_digest(path: Path) -> bytes | None:
-    """The hash of the lockfile's bytes at `path`; None when it cannot be read."""
+def read_lock_bytes(path: Path | None) -> bytes | None:
+    """The lockfile's bytes at `path`, read once for a build; None when there is
+    none or it cannot be read (read_lock then says why)."""
+    if path is None:
+        return None
     try:
-        return _bytes_digest(path.read_bytes())
+        return path.read_bytes()
     except OSError:
         return None
 
 
-def read_lock(path: Path, memo: LockMemo | None = None) -> Lock:
-    """The lockfile at `path` (empty when there is none). With a `memo` that has the
-    very same bytes, their Lock comes from it and the JSON is not parsed."""
-    if not path.exists():
+def lock_bytes_digest(raw: bytes | None) -> bytes | None:
+    """The hash of a lockfile's bytes (None for None)."""
+    return None if raw is None else _bytes_digest(raw)
+
+
+def lock_file_digest(path: Path) -> bytes | None:
+    """The hash of the lockfile's bytes at `path`; None when it cannot be read."""
+    return lock_bytes_digest(read_lock_bytes(path))
+
+
+def read_lock(path: Path, memo: LockMemo | None = None, raw: bytes | None = None) -> Lock:
+    """The lockfile at `path` (empty when there is none), or the bytes `raw` already
+    read from it. With a `memo` that has the very same bytes, their Lock comes from
+    it and the JSON is not parsed."""
+    if raw is None and not path.exists():
         return Lock()
     try:
-        raw = path.read_bytes()
+        if raw is None:
+            raw = path.read_bytes()
         if memo is not None:
             known = memo.recall(_bytes_digest(raw))
             if known is not None:
