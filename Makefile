@@ -38,13 +38,13 @@ test: $(VENV)/.test-deps lint
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src bench
 
 fmt: $(VENV)/.test-deps
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 fuzz: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -m slow -p no:cacheprovider tests

@@ -43,12 +43,14 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 @dataclass
 class Run:
-    """One process: wall seconds, peak RSS of its largest process, peak RSS of its tree."""
+    """One process: wall seconds, peak RSS of its largest process, peak RSS of its tree,
+    and the CPU seconds (user and system) of it and every process it waited for."""
 
     wall: float
     peak_mb: float
     tree_peak_mb: float
     out: str = ""
+    cpu: float = 0.0
 
 
 def _children() -> dict[int, list[int]]:
@@ -83,8 +85,9 @@ def _tree_rss(pid: int) -> int:
 def run(args: list[str], env: dict[str, str] | None = None) -> Run:
     """Run a command to completion in a fresh process and measure it.
 
-    Wall time is taken around the process; its peak RSS comes from its own rusage
-    (wait4: the largest of it and the children it waited for), and a watcher samples
+    Wall time is taken around the process; its CPU time and peak RSS come from its
+    own rusage (wait4: its CPU time with that of the children it waited for, such as
+    parsing workers; the largest peak of them), and a watcher samples
     the RSS summed over its process tree every 50 ms (parallel parsing workers; shared
     pages are counted once per process, so this is an upper bound).
     """
@@ -112,7 +115,13 @@ def run(args: list[str], env: dict[str, str] | None = None) -> Run:
         stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{stdout}\n{stderr}")
-    return Run(wall, usage.ru_maxrss / 1024, max(peak[0], usage.ru_maxrss * 1024) / 2**20, stdout)
+    return Run(
+        wall,
+        usage.ru_maxrss / 1024,
+        max(peak[0], usage.ru_maxrss * 1024) / 2**20,
+        stdout,
+        usage.ru_utime + usage.ru_stime,
+    )
 
 
 def build_cmd(notes: Path, out: Path) -> list[str]:
@@ -204,6 +213,7 @@ def _median(runs: list[Run]) -> dict[str, object]:
         "peak_mb": max(r.peak_mb for r in runs),
         "tree_peak_mb": max(r.tree_peak_mb for r in runs),
         "runs_s": [round(r.wall, 3) for r in runs],
+        "cpu_s": statistics.median(r.cpu for r in runs),
     }
 
 
@@ -257,6 +267,7 @@ def measure_size(size: int, root: Path, repeat: int) -> dict[str, object]:
             "write_s": floor_write,
             "best_s": floor_best,
             "process_wall_s": statistics.median(r.wall for r, _ in floors),
+            "process_cpu_s": statistics.median(r.cpu for r, _ in floors),
             "peak_mb": floor_peak,
             "runs_s": [round(s, 3) for s in seconds],
         },
@@ -265,6 +276,9 @@ def measure_size(size: int, root: Path, repeat: int) -> dict[str, object]:
         "cold_ratio_paired": _paired([r.wall for r in colds], seconds),
         "memory_ratio": float(cold["peak_mb"]) / floor_peak,  # type: ignore[arg-type]
         "per_story_ms": float(cold["wall_s"]) / size * 1000,  # type: ignore[arg-type]
+        # The most CPU a build within the cold target's wall time could spend, with
+        # every core busy from its first moment to its last.
+        "cpu_budget_s": TARGETS["cold_1000"] * floor_write * (os.cpu_count() or 1),
     }
     print(
         f"(a) build {size:>6} stories ({count} notes), cold: {cold['wall_s']:7.2f} s "
@@ -276,7 +290,11 @@ def measure_size(size: int, root: Path, repeat: int) -> dict[str, object]:
         f"    ratio to the floor: {entry['cold_ratio_paired']:.2f}x time, median of each build "
         f"to the floor next to it (median to median {entry['cold_ratio']:.2f}x, best to best "
         f"{entry['cold_ratio_best']:.2f}x), "
-        f"{entry['memory_ratio']:.2f}x peak memory",
+        f"{entry['memory_ratio']:.2f}x peak memory\n"
+        f"    CPU (user and system, every process): build {cold['cpu_s']:.2f} s, floor process "
+        f"{entry['floor']['process_cpu_s']:.2f} s; a build within "  # type: ignore[index]
+        f"{TARGETS['cold_1000']:g}x of the floor on {os.cpu_count() or 1} cores spends at most "
+        f"{entry['cpu_budget_s']:.2f} s",
         flush=True,
     )
     return entry
