@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from storydeck.config import default_config
@@ -210,6 +210,22 @@ _PIECES = st.sampled_from(
         "é",
         "\u200b",
         "⭐",
+        # Folded to ASCII (long s, Kelvin sign, ligatures, sharp s, dotted I), kept
+        # outside it (dashes, no-break space) or dropped (variation selector, symbols).
+        "ſ",
+        "\u212a",
+        "ﬁ",
+        "ß",
+        "İ",
+        "—",
+        "\u00a0",
+        "\ufe0f",
+        "Ⓢ",
+        "Ｓ",
+        "RESULT",
+        "Situ ation",
+        "Prompt:",
+        "**Result:**",
     ]
 )
 
@@ -224,3 +240,60 @@ def test_the_quick_test_never_hides_a_label(phrase: str) -> None:
     full = next((vocab.sections[k] for k in _keys(phrase) if k in vocab.sections), None)
     assert vocab.section_of(phrase) == full
     assert vocab._is_question_label(phrase) == any(k in vocab.questions for k in _keys(phrase))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES | st.characters(), max_size=10).map("".join), st.booleans())
+@example("**Reſult:** shipped", False)
+@example("Ta\u212aeaways", False)
+@example("Exampﬂe question: why?", False)
+@example("Pro\u200bmpt: why?", False)
+def test_lines_without_a_label_word_are_read_as_in_full(text: str, letters: bool) -> None:
+    """`label` and `question_line` skip a line holding no label word: the same answers
+    as looking at every line in full."""
+    from storydeck.parse import labels
+
+    quick = labels.Vocabulary(CONFIG)
+    answers = quick._label(text, letters), quick._question_line(text)
+    full = labels.Vocabulary(CONFIG)
+    original = labels._may_hold
+    labels._may_hold = lambda *_: True  # type: ignore[assignment]
+    try:
+        assert (full._label(text, letters), full._question_line(text)) == answers
+    finally:
+        labels._may_hold = original
+
+
+def test_no_character_a_reduction_drops_folds_to_ascii() -> None:
+    """What the quick test outside ASCII rests on, over every code point of this Python."""
+    import unicodedata
+
+    from storydeck.parse.labels import _INVISIBLE, _SYMBOLS
+
+    folding = [
+        hex(point)
+        for point in range(0x80, 0x110000)
+        if (point in _INVISIBLE or unicodedata.category(chr(point)) in _SYMBOLS)
+        and chr(point).casefold().encode("ascii", "ignore") != b""
+    ]
+    assert folding == []
+
+
+def _strip_markup_by_patterns(text: str) -> str:
+    """strip_markup as a chain of substitutions: what the faster one must equal."""
+    from storydeck.parse.labels import _INVISIBLE, _NON_ASCII, _TAGS, _keep_letters
+
+    text = text.translate(_INVISIBLE)
+    if not text.isascii():
+        text = _NON_ASCII.sub(_keep_letters, text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = _TAGS.sub(" ", text).replace("\\", "")
+    return re.sub(r"\s+", " ", re.sub(r"[*_`~]+", " ", text)).strip()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECES | st.characters() | st.sampled_from(_BITS), max_size=12).map("".join))
+def test_strip_markup_equals_its_patterns(text: str) -> None:
+    from storydeck.parse.labels import strip_markup
+
+    assert strip_markup(text) == _strip_markup_by_patterns(text)

@@ -36,26 +36,41 @@ _TAGS = re.compile(
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _SYMBOLS = frozenset({"So", "Cs", "Co", "Cn", "Cf"})
+#: Emphasis markers, each made a space (spaces are folded after).
+_EMPHASIS_SPACES = str.maketrans("*_`~", "    ")
+_KEPT: dict[str, str] = {}
 
 
 def _keep_letters(match: re.Match[str]) -> str:
-    return "".join(ch for ch in match.group() if unicodedata.category(ch) not in _SYMBOLS)
+    run = match.group()
+    kept = _KEPT.get(run)
+    if kept is None:
+        kept = "".join(ch for ch in run if unicodedata.category(ch) not in _SYMBOLS)
+        if len(_KEPT) < 4096:  # a note's dashes, quotes and emoji: a few dozen runs
+            _KEPT[run] = kept
+    return kept
+
+
+def _clean(text: str) -> str:
+    # Every invisible, emoji or pictograph character is outside ASCII.
+    if not text.isascii():
+        text = _NON_ASCII.sub(_keep_letters, text.translate(_INVISIBLE))
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=65536)
 def clean(text: str) -> str:
     """Text with invisible characters, emoji and pictographs removed, spaces folded."""
-    text = text.translate(_INVISIBLE)
-    if not text.isascii():
-        text = _NON_ASCII.sub(_keep_letters, text)
-    return _SPACE.sub(" ", text).strip()
+    return _clean(text)
 
 
 @lru_cache(maxsize=65536)
 def strip_markup(text: str) -> str:
     """A heading or lead as plain words: emphasis markers and escapes removed."""
-    text = _TAGS.sub(" ", clean(text)).replace("\\", "")
-    return _SPACE.sub(" ", _EMPHASIS.sub(" ", text)).strip()
+    text = _clean(text)
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    return " ".join(text.replace("\\", "").translate(_EMPHASIS_SPACES).split())
 
 
 def strip_numbering(text: str) -> str:
@@ -91,18 +106,25 @@ def _hint(keys: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
 
 
-def _may_hold(hint: re.Pattern[str], phrase: str) -> bool:
+def _may_hold(hint: re.Pattern[str], phrase: str, ascii_hint: bool = True) -> bool:
     """False only when no key of `hint` can be among `_keys(phrase)`.
 
-    Each word of such a key is a run of the phrase's own characters: reducing an
-    ASCII phrase only drops markup, numbering, articles and punctuation, puts spaces
-    where markup was, and removes backslashes (which may join letters) and case. So
-    when the phrase, without backslashes and in lower case, holds none of the hint's
-    words, no key can match. Other phrases are always looked at in full.
+    Each word of such a key is a run of the phrase's own characters: reducing a
+    phrase only drops markup, numbering, articles, punctuation, invisible characters
+    and pictographs, puts spaces where markup was, and removes backslashes (which may
+    join letters) and case. So when the phrase, without backslashes and case folded,
+    holds none of the hint's words, no key can match. A phrase outside ASCII is
+    folded, then loses every character still outside ASCII: with hint words all in
+    ASCII (`ascii_hint`), a word the reduction can make is still a run of what is
+    left (no character a reduction drops folds to ASCII). Other phrases are always
+    looked at in full.
     """
-    if not phrase.isascii():
+    phrase = phrase.replace("\\", "")
+    if phrase.isascii():
+        return hint.search(phrase.lower()) is not None
+    if not ascii_hint:
         return True
-    return hint.search(phrase.replace("\\", "").lower()) is not None
+    return hint.search(phrase.casefold().encode("ascii", "ignore").decode("ascii")) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +168,8 @@ class Vocabulary:
         self.questions = {k for word in config.question_labels for k in _keys(word)}
         self._section_hint = _hint(self.sections)
         self._question_hint = _hint(self.questions)
+        self._section_ascii = all(key.isascii() for key in self.sections)
+        self._question_ascii = all(key.isascii() for key in self.questions)
         self.letters = dict(config.letters)
         self.trailers = tuple(t.casefold() for t in config.trailers)
         self._level_token, self._level_word = _level_patterns(config)
@@ -157,7 +181,7 @@ class Vocabulary:
     # --- labels -------------------------------------------------------------------------
 
     def section_of(self, phrase: str) -> Section | None:
-        if not _may_hold(self._section_hint, phrase):
+        if not _may_hold(self._section_hint, phrase, self._section_ascii):
             return None
         for key in _keys(phrase):
             section = self.sections.get(key)
@@ -179,22 +203,25 @@ class Vocabulary:
 
     def _label(self, text: str, letters: bool) -> Label | None:
         first, _, more = text.partition("\n")
-        section = self.section_of(first)
-        if section is not None:
-            return Label(section, more.strip())
-        bold = _BOLD_LEAD.match(first)
-        if bold:
-            section = self.section_of(bold.group("lead"))
-            after = bold.group("after")
+        # The line and both leads looked at below are runs of the first line: a line
+        # that holds no label word holds no label but a letter.
+        if _may_hold(self._section_hint, first, self._section_ascii):
+            section = self.section_of(first)
             if section is not None:
-                rest = _SEPARATOR.sub("", after, count=1).strip()
-                rest = _strip_emphasis_edges(rest)
-                return Label(section, _join(rest, more))
-        plain = _PLAIN_LEAD.match(first)
-        if plain:
-            section = self.section_of(plain.group("lead"))
-            if section is not None:
-                return Label(section, _join(plain.group("after").strip(), more))
+                return Label(section, more.strip())
+            bold = _BOLD_LEAD.match(first)
+            if bold:
+                section = self.section_of(bold.group("lead"))
+                after = bold.group("after")
+                if section is not None:
+                    rest = _SEPARATOR.sub("", after, count=1).strip()
+                    rest = _strip_emphasis_edges(rest)
+                    return Label(section, _join(rest, more))
+            plain = _PLAIN_LEAD.match(first)
+            if plain:
+                section = self.section_of(plain.group("lead"))
+                if section is not None:
+                    return Label(section, _join(plain.group("after").strip(), more))
         if letters:
             letter = _LETTER.match(first)
             if letter and letter.group("letter") in self.letters:
@@ -212,7 +239,7 @@ class Vocabulary:
     # --- questions ----------------------------------------------------------------------
 
     def _is_question_label(self, phrase: str) -> bool:
-        if not _may_hold(self._question_hint, phrase):
+        if not _may_hold(self._question_hint, phrase, self._question_ascii):
             return False
         return any(k in self.questions for k in _keys(phrase))
 
@@ -226,6 +253,9 @@ class Vocabulary:
         return None if found is None else list(found)
 
     def _question_line(self, text: str) -> list[str] | None:
+        # Either lead is a run of the text: without a question word, it names none.
+        if not _may_hold(self._question_hint, text, self._question_ascii):
+            return None
         lead: str | None = None
         after = ""
         bold = _BOLD_LEAD.match(text)
