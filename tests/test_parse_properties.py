@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from storydeck.config import default_config
 from storydeck.parse import parse_text
 from storydeck.parse.blocks import markdown, stock_markdown
+from storydeck.parse.labels import Vocabulary
 
 CONFIG = default_config()
 #: The same with raw HTML allowed: `<details>` and `<script>` become HTML blocks.
@@ -248,20 +249,70 @@ def test_the_quick_test_never_hides_a_label(phrase: str) -> None:
 @example("Ta\u212aeaways", False)
 @example("Exampﬂe question: why?", False)
 @example("Pro\u200bmpt: why?", False)
+@example("*\\“If you want, I can also add more.", False)
+@example("Feel free to ask.", False)
+@example("Prompt： why now?", False)
 def test_lines_without_a_label_word_are_read_as_in_full(text: str, letters: bool) -> None:
-    """`label` and `question_line` skip a line holding no label word: the same answers
-    as looking at every line in full."""
+    """`label`, `question_line` and `is_trailer` skip lines that cannot hold what they
+    look for: the same answers as looking at every line in full."""
     from storydeck.parse import labels
 
     quick = labels.Vocabulary(CONFIG)
-    answers = quick._label(text, letters), quick._question_line(text)
+    answers = quick._label(text, letters), quick._question_line(text), quick.is_trailer(text)
     full = labels.Vocabulary(CONFIG)
+    full._trailer_starts = None
     original = labels._may_hold
     labels._may_hold = lambda *_: True  # type: ignore[assignment]
     try:
-        assert (full._label(text, letters), full._question_line(text)) == answers
+        assert full._label(text, letters) == answers[0]
+        assert _question_line_in_full(full, text) == answers[1]
+        assert full.is_trailer(text) == answers[2]
     finally:
         labels._may_hold = original
+
+
+def _question_line_in_full(vocab: Vocabulary, text: str) -> list[str] | None:
+    """What `question_line` answers, by its patterns alone."""
+    from storydeck.parse import labels
+
+    lead, after = None, ""
+    bold = labels._BOLD_LEAD.match(text)
+    if bold and labels._SEPARATOR.match(bold.group("after")):
+        lead, after = bold.group("lead"), labels._SEPARATOR.sub("", bold.group("after"), count=1)
+    elif plain := labels._PLAIN_LEAD.match(text):
+        lead, after = plain.group("lead"), plain.group("after")
+    if lead is None or not any(key in vocab.questions for key in labels._keys(lead)):
+        return None
+    return labels.split_questions(after)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_PIECES | st.characters() | st.sampled_from(_BITS), max_size=10).map("".join))
+@example("== end ==")
+@example("_=_= The End")
+def test_a_line_starting_with_a_word_is_no_marker_line(text: str) -> None:
+    """`starts_with_word` answers without reducing the text; what the finder then skips
+    must hold of the reduced text."""
+    from storydeck.parse.labels import starts_with_word, strip_markup
+    from storydeck.parse.stories import _END_MARKER, _HTML_ONLY, _NO_WORDS
+
+    if starts_with_word(text):
+        words = strip_markup(text)
+        assert not _NO_WORDS.match(words)
+        assert not _END_MARKER.match(words)
+        assert not _HTML_ONLY.match(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sets(st.text(st.sampled_from("abcdeilnorst-&;"), min_size=1, max_size=6), max_size=8),
+    st.text(st.sampled_from("abcdeilnorst-&; "), max_size=40),
+)
+def test_the_hint_pattern_finds_what_its_words_find(keys: set[str], phrase: str) -> None:
+    from storydeck.parse.labels import _hint
+
+    longest = {max(key.split(" "), key=len) for key in keys}
+    assert (_hint(keys).search(phrase) is not None) == any(w in phrase for w in longest)
 
 
 def test_no_character_a_reduction_drops_folds_to_ascii() -> None:

@@ -7,6 +7,7 @@ first line, so `**Result:** text`, `# ⭐ **TASK**`, `1 · The Situation` and
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -32,6 +33,12 @@ _TAGS = re.compile(
     r"(?:\s[^<>]*)?/?>",
     re.IGNORECASE,
 )
+
+#: What a reduction drops or blanks at the start of a line, in ASCII: spaces, emphasis
+#: markers and backslashes.
+_MARKUP_LEAD = " \t\n\r\f\v*_`~\\"
+#: The same, with the quotes a trailer may open with.
+_TRAILER_LEAD = _MARKUP_LEAD + "\"'“"
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -73,6 +80,18 @@ def strip_markup(text: str) -> str:
     return " ".join(text.replace("\\", "").translate(_EMPHASIS_SPACES).split())
 
 
+def starts_with_word(text: str) -> bool:
+    """Whether the first character `strip_markup` keeps of `text` is an ASCII letter or
+    digit, found without reducing the text.
+
+    Everything before that character is space, emphasis or backslashes, which the
+    reduction drops or blanks; the character itself is kept. So the reduced text has
+    a word, and starts with it: no end marker, trailer or bare markup line does.
+    """
+    lead = text.lstrip(_MARKUP_LEAD)[:1]
+    return lead.isascii() and lead.isalnum()
+
+
 def strip_numbering(text: str) -> str:
     text = _STEP_NUMBER.sub("", text)
     return _NUMBERING.sub("", text, count=1).strip()
@@ -99,11 +118,30 @@ def _keys(text: str) -> tuple[str, ...]:
 
 def _hint(keys: Iterable[str]) -> re.Pattern[str]:
     """A quick test that a phrase may reduce to one of `keys` (see `_may_hold`): the
-    longest word of some key occurs in it."""
-    words = {max(key.split(" "), key=len) for key in keys if key}
+    longest word of some key occurs in it.
+
+    A word that holds another (`results` holds `result`) is left out, since the
+    other occurs wherever it does; the rest are one pattern shaped as the tree of
+    their letters, so that each place of a phrase costs one step per letter it
+    shares with some word, not one try per word.
+    """
+    longest = {max(key.split(" "), key=len) for key in keys if key}
+    words = {w for w in longest if not any(o != w and o in w for o in longest)}
     if not words:
         return re.compile(r"(?!)")
-    return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
+    return re.compile(_letter_tree(sorted(words)))
+
+
+def _letter_tree(words: list[str]) -> str:
+    """A pattern matching exactly `words` (sorted, none a prefix of another), shared
+    beginnings written once: `ab|ac` -> `a(?:b|c)`."""
+    if len(words) == 1:
+        return re.escape(words[0])
+    branches = []
+    for first, group in itertools.groupby(words, key=lambda w: w[0]):
+        rests = [w[1:] for w in group]
+        branches.append(re.escape(first) + _letter_tree(rests))
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 def _may_hold(hint: re.Pattern[str], phrase: str, ascii_hint: bool = True) -> bool:
@@ -148,6 +186,8 @@ _PLAIN_LEAD = re.compile(r"^\s*(?P<lead>[^:：\n]{1,60}?)\s*[:：](?P<after>.*)$
 _SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—](?=\s))\s*")
 _LETTER = re.compile(r"^\s*(?P<letter>[A-Z])\s*[-–—:]\s+(?P<after>\S.*)$", re.DOTALL)
 _QUOTES = "\"'“”‘’«»"
+#: What a bold lead starts with (after spaces).
+_BOLD_MARKERS = ("*", "_")
 _ALTERNATIVES = re.compile(r"\s*(?:\n\s*|\s)(?:OR|or|/)\s*(?:\n\s*|\s)|\n\s*\n")
 
 
@@ -172,6 +212,11 @@ class Vocabulary:
         self._question_ascii = all(key.isascii() for key in self.questions)
         self.letters = dict(config.letters)
         self.trailers = tuple(t.casefold() for t in config.trailers)
+        # The first letters trailers start with; a line whose first kept character is
+        # another ASCII letter or digit is none (see `starts_with_word`).
+        self._trailer_starts: frozenset[str] | None = (
+            frozenset(t[0] for t in self.trailers) if all(self.trailers) else None
+        )
         self._level_token, self._level_word = _level_patterns(config)
         self._themes = _theme_patterns(config)
         # The finder asks about the same line several times (look-ahead, then the pass).
@@ -183,6 +228,9 @@ class Vocabulary:
     def section_of(self, phrase: str) -> Section | None:
         if not _may_hold(self._section_hint, phrase, self._section_ascii):
             return None
+        return self._section_by_keys(phrase)
+
+    def _section_by_keys(self, phrase: str) -> Section | None:
         for key in _keys(phrase):
             section = self.sections.get(key)
             if section is not None:
@@ -206,7 +254,7 @@ class Vocabulary:
         # The line and both leads looked at below are runs of the first line: a line
         # that holds no label word holds no label but a letter.
         if _may_hold(self._section_hint, first, self._section_ascii):
-            section = self.section_of(first)
+            section = self._section_by_keys(first)
             if section is not None:
                 return Label(section, more.strip())
             bold = _BOLD_LEAD.match(first)
@@ -253,7 +301,10 @@ class Vocabulary:
         return None if found is None else list(found)
 
     def _question_line(self, text: str) -> list[str] | None:
-        # Either lead is a run of the text: without a question word, it names none.
+        # A lead is bold (the text starts with a marker) or ends in a colon, and it is a
+        # run of the text: without a question word, the text names no question.
+        if text.lstrip()[:1] not in _BOLD_MARKERS and ":" not in text and "：" not in text:
+            return None
         if not _may_hold(self._question_hint, text, self._question_ascii):
             return None
         lead: str | None = None
@@ -280,6 +331,10 @@ class Vocabulary:
     # --- trailers and ends --------------------------------------------------------------
 
     def is_trailer(self, text: str) -> bool:
+        if self._trailer_starts is not None:
+            lead = text.lstrip(_TRAILER_LEAD)[:1]
+            if lead.isascii() and lead.isalnum() and lead.lower() not in self._trailer_starts:
+                return False
         words = strip_markup(text).casefold().lstrip("“\"' ")
         return words.startswith(self.trailers)
 

@@ -44,6 +44,7 @@ from storydeck.parse.labels import (
     LevelLabel,
     Vocabulary,
     split_questions,
+    starts_with_word,
     strip_markup,
     strip_numbering,
 )
@@ -240,7 +241,7 @@ class StoryFinder:
 
     def _heading_kind(self, block: Block) -> str:
         text = block.text
-        if _END_MARKER.match(strip_markup(text)):
+        if not starts_with_word(text) and _END_MARKER.match(strip_markup(text)):
             return "end"
         if self.vocab.question_line(text) is not None:
             return "questions"
@@ -298,12 +299,13 @@ class StoryFinder:
 
     def _paragraph(self, block: Block, base: int, star_below: bool, *, first: bool) -> None:
         text = block.text
-        words = strip_markup(text)
-        if _NO_WORDS.match(words) or _HTML_ONLY.match(text):
-            return
-        if _END_MARKER.match(words):
-            self._end_of_file(block)
-            return
+        if not starts_with_word(text):
+            words = strip_markup(text)
+            if _NO_WORDS.match(words) or _HTML_ONLY.match(text):
+                return
+            if _END_MARKER.match(words):
+                self._end_of_file(block)
+                return
         if self.vocab.is_trailer(text):
             self._close_section()
             self.stack[-1].ended = True
@@ -406,6 +408,7 @@ class StoryFinder:
                 len(item.children) == 1
                 and head is not None
                 and head.kind == PARAGRAPH
+                and not starts_with_word(text)
                 and _NO_WORDS.match(strip_markup(text))
             ):
                 continue
@@ -469,14 +472,16 @@ class StoryFinder:
         return out
 
     def _starts_part(self, line: str) -> bool:
-        words = strip_markup(line)
-        if not words or _NO_WORDS.match(words):
-            return False
+        plain = starts_with_word(line)
+        if not plain:
+            words = strip_markup(line)
+            if not words or _NO_WORDS.match(words):
+                return False
         return (
             self.vocab.label(line, letters=self.letters) is not None
             or self.vocab.question_line(line) is not None
             or self._level_label(line) is not None
-            or bool(_END_MARKER.match(words))
+            or (not plain and bool(_END_MARKER.match(strip_markup(line))))
             or self.vocab.is_trailer(line)
         )
 
@@ -783,7 +788,8 @@ class StoryFinder:
                     continue
                 if kind != "label":
                     continue
-            if self._starts_star(block):
+            # (Only asked while some heading is open: the answer would mark none.)
+            if open_headings and self._starts_star(block):
                 for heading in open_headings:
                     out[heading] = True
         return out
