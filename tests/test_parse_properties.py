@@ -169,8 +169,28 @@ _BITS += ["&nope;", "`x`", "**b**", "_i_", "[a](b)", "![i](s)", "<b>", "<http://
 _LINES = st.lists(st.sampled_from(_BITS) | st.characters(), max_size=30).map("".join)
 
 
+#: Lines opening with a bold phrase: its first and last characters and the one after it
+#: decide whether the `**` pair is emphasis (spaces, punctuation, symbols, letters).
+_EDGES = st.sampled_from(
+    [" ", "\u00a0", "\u2003", ".", ":", "—", "(", ")", "$", "€", "a", "Z", "9", "é"]
+)
+_BOLD_LINES = st.builds(
+    lambda a, phrase, b, after, rest: f"**{a}{phrase}{b}**{after}{rest}",
+    _EDGES | st.just(""),
+    _LINES,
+    _EDGES | st.just(""),
+    _EDGES | st.just(""),
+    _LINES,
+)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(note(), _LINES), st.booleans())
+@given(st.one_of(note(), _LINES, _BOLD_LINES), st.booleans())
+@example("**Documented the failing requests** — on the edge config (step 5-1).", False)
+@example("**Result:**done", False)
+@example("** Result** done", False)
+@example("**Result **done", False)
+@example("**a**", True)
 def test_markdown_gives_the_tokens_stock_markdown_it_gives(source: str, allow_html: bool) -> None:
     assert markdown(allow_html).parse(source) == _STOCK[allow_html].parse(source)
 

@@ -272,9 +272,10 @@ def test_plain_lines_are_not_handed_to_the_inline_parser(monkeypatch: pytest.Mon
     monkeypatch.setattr(md.inline, "parse", spy)
     tokens = md.parse(
         "## Result\n\nCut p99 latency from 800 ms to 120 ms (85%), in 3 weeks.\n\n"
-        "- Paged the on-call; rolled back.\n- **Wrote** the fix.\n"
+        "- Paged the on-call; rolled back.\n- **Wrote** the fix.\n- **Wrote** the *test*.\n"
     )
-    assert handed == ["**Wrote** the fix."]
+    # A plain line after a bold phrase is made without the parser, as plain lines are.
+    assert handed == ["**Wrote** the *test*."]
     plain = [t.children for t in tokens if t.type == "inline"][:3]
     assert [[(c.type, c.content) for c in kids or []] for kids in plain] == [
         [("text", "Result")],

@@ -74,6 +74,7 @@ class Assembler:
         self.stem = stem
         self.front = front
         self.diagnostics = diagnostics
+        self._places: dict[int, Location] = {}
 
     def stories(self, drafts: Sequence[StoryDraft]) -> list[Story]:
         single = len(drafts) == 1
@@ -276,7 +277,11 @@ class Assembler:
         return Text(blocks_plain(blocks), render_blocks(blocks, self.md), self._at(blocks[0]))
 
     def _at(self, block: Block) -> Location:
-        return Location(self.path, block.line)
+        """Where a block is: one Location per line, shared by everything made there."""
+        at = self._places.get(block.line)
+        if at is None:
+            at = self._places[block.line] = Location(self.path, block.line)
+        return at
 
     def _plain_text(self, plain: str, at: Location) -> Text:
         return Text(plain, html.escape(plain, quote=False), at)
