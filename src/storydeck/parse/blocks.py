@@ -185,68 +185,88 @@ _CONTAINERS = {
 }
 
 
-def _close_index(tokens: Sequence[Token], start: int) -> int:
-    """Index of the token that closes the one opened at `start`."""
-    depth = 0
-    for i in range(start, len(tokens)):
-        depth += tokens[i].nesting
-        if depth == 0:
-            return i
-    return len(tokens) - 1
+def _closes(tokens: Sequence[Token]) -> list[int]:
+    """For each token that opens something, the index of the token that closes it (the
+    last index when nothing does); other tokens get their own index."""
+    closes = list(range(len(tokens)))
+    opened: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.nesting == 1:
+            opened.append(index)
+        elif token.nesting == -1 and opened:
+            closes[opened.pop()] = index
+    for index in opened:
+        closes[index] = len(tokens) - 1
+    return closes
 
 
 def to_blocks(tokens: Sequence[Token], offset: int = 0) -> list[Block]:
     """Group a token stream into blocks. `offset` is added to every line number."""
+    return _blocks(tokens, _closes(tokens), 0, len(tokens), offset)
+
+
+def _blocks(
+    tokens: Sequence[Token], closes: list[int], start: int, stop: int, offset: int
+) -> list[Block]:
+    """The blocks of `tokens[start:stop]`, a run that closes all it opens."""
     blocks: list[Block] = []
-    i = 0
-    while i < len(tokens):
+    i = start
+    while i < stop:
         tok = tokens[i]
-        start_line = (tok.map[0] if tok.map else 0) + offset + 1
-        end_line = (tok.map[1] if tok.map else 0) + offset
-        if tok.type in {"heading_open", "paragraph_open"}:
-            j = _close_index(tokens, i)
-            kind = HEADING if tok.type == "heading_open" else PARAGRAPH
-            level = int(tok.tag[1]) if kind == HEADING else 0
+        kind = tok.type
+        if kind in {"heading_open", "paragraph_open"}:
+            j = min(closes[i], stop - 1)
+            line, end = tok.map if tok.map else (0, 0)
             blocks.append(
-                Block(kind, start_line, end_line, list(tokens[i : j + 1]), tokens[i + 1], level)
+                Block(
+                    HEADING if kind == "heading_open" else PARAGRAPH,
+                    line + offset + 1,
+                    end + offset,
+                    list(tokens[i : j + 1]),
+                    tokens[i + 1],
+                    int(tok.tag[1]) if kind == "heading_open" else 0,
+                )
             )
             i = j + 1
-        elif tok.type in _CONTAINERS:
-            j = _close_index(tokens, i)
-            kind = _CONTAINERS[tok.type]
-            inner = list(tokens[i + 1 : j])
-            block = Block(kind, start_line, end_line, list(tokens[i : j + 1]))
-            if kind == LIST:
-                block.ordered = tok.type == "ordered_list_open"
-                block.children = [b for b in to_blocks(inner, offset) if b.kind == ITEM]
+        elif kind in _CONTAINERS:
+            j = min(closes[i], stop - 1)
+            line, end = tok.map if tok.map else (0, 0)
+            block = Block(
+                _CONTAINERS[kind], line + offset + 1, end + offset, list(tokens[i : j + 1])
+            )
+            if block.kind == LIST:
+                block.ordered = kind == "ordered_list_open"
+                inner = _blocks(tokens, closes, i + 1, j, offset)
+                block.children = [b for b in inner if b.kind == ITEM]
                 block.info = tok.markup
                 for item in block.children:
-                    item.owner = start_line
+                    item.owner = block.line
                     item.ordered = block.ordered
-            elif kind in {ITEM, QUOTE}:
-                block.children = to_blocks(inner, offset)
+            elif block.kind in {ITEM, QUOTE}:
+                block.children = _blocks(tokens, closes, i + 1, j, offset)
                 block.info = tok.info
             blocks.append(block)
             i = j + 1
-        elif tok.type in {"fence", "code_block"}:
-            blocks.append(
-                Block(
-                    FENCE,
-                    start_line,
-                    end_line,
-                    [tok],
-                    content=tok.content,
-                    info=tok.info.strip(),
+        else:
+            line, end = tok.map if tok.map else (0, 0)
+            if kind in {"fence", "code_block"}:
+                blocks.append(
+                    Block(
+                        FENCE,
+                        line + offset + 1,
+                        end + offset,
+                        [tok],
+                        content=tok.content,
+                        info=tok.info.strip(),
+                    )
                 )
-            )
-            i += 1
-        elif tok.type == "hr":
-            blocks.append(Block(RULE, start_line, end_line, [tok]))
-            i += 1
-        elif tok.type == "html_block":
-            blocks.append(Block(HTML, start_line, end_line, [tok], content=tok.content))
-            i += 1
-        else:  # front_matter and anything unforeseen: not note content
+            elif kind == "hr":
+                blocks.append(Block(RULE, line + offset + 1, end + offset, [tok]))
+            elif kind == "html_block":
+                blocks.append(
+                    Block(HTML, line + offset + 1, end + offset, [tok], content=tok.content)
+                )
+            # front_matter and anything unforeseen: not note content
             i += 1
     return blocks
 
