@@ -191,6 +191,7 @@ _BOLD_LINES = st.builds(
 @example("** Result** done", False)
 @example("**Result **done", False)
 @example("**a**", True)
+@example("a\r\nb\rc\x00d\n\n\\*e\\*", False)
 def test_markdown_gives_the_tokens_stock_markdown_it_gives(source: str, allow_html: bool) -> None:
     assert markdown(allow_html).parse(source) == _STOCK[allow_html].parse(source)
 

@@ -284,6 +284,42 @@ def test_plain_lines_are_not_handed_to_the_inline_parser(monkeypatch: pytest.Mon
     ]
 
 
+@pytest.mark.parametrize("allow_html", [False, True])
+def test_a_line_is_offered_only_to_the_block_rules_it_can_start(
+    monkeypatch: pytest.MonkeyPatch, allow_html: bool
+) -> None:
+    md = markdown(allow_html)
+    tried: list[tuple[str, int]] = []
+    dispatch = vars(md.block)["tokenize"].__func__  # set up (its probes passed)
+    for name, table in (("first", dispatch.first), ("other", dispatch.other)):
+        spied = tuple(_spy(rule, tried) for rule in table)
+        monkeypatch.setattr(dispatch, name, spied)
+    monkeypatch.setattr(
+        dispatch,
+        "by_lead",
+        {
+            lead: tuple(_spy(rule, tried) for rule in rules)
+            for lead, rules in dispatch.by_lead.items()
+        },
+    )
+    md.parse("\nPlain words.\n\n# Heading\n")
+    by_line: dict[int, list[str]] = {}
+    for name, line in tried:
+        by_line.setdefault(line, []).append(name)
+    assert by_line == {
+        1: ["table", "code", "lheading", "paragraph"],
+        3: ["table", "code", "heading"],
+    }
+
+
+def _spy(rule: Any, tried: list[tuple[str, int]]) -> Any:
+    def spy(state: Any, line: int, end: int, silent: bool) -> Any:
+        tried.append((rule.__name__, line))
+        return rule(state, line, end, silent)
+
+    return spy
+
+
 @pytest.mark.usefixtures("fixed_time")
 def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
     notes = tmp_path / "notes"

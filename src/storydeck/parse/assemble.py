@@ -80,8 +80,8 @@ class Assembler:
         single = len(drafts) == 1
         level = self._front_level()
         themes = self._front_themes()
-        stories = [self._story(d, single, level, themes) for d in drafts]
-        return self._unique_ids(stories, single)
+        used: set[str] = set()
+        return [self._story(d, single, level, themes, used) for d in drafts]
 
     # --- one story ----------------------------------------------------------------------
 
@@ -91,6 +91,7 @@ class Assembler:
         single: bool,
         front_level: str | None,
         front_themes: tuple[str, ...],
+        used: set[str],
     ) -> Story:
         by_kind: dict[Section, list[SectionDraft]] = {}
         for section in draft.sections:
@@ -107,7 +108,7 @@ class Assembler:
         title = self._title(draft, single, situation or task)
         questions = self._questions(draft)
         story = Story(
-            id="",
+            id=self._unique_id(title, single, used),
             title=title,
             source=Location(self.path, draft.line),
             level=front_level or self._level(draft, title),
@@ -250,23 +251,17 @@ class Assembler:
 
     # --- ids ----------------------------------------------------------------------------
 
-    def _unique_ids(self, stories: list[Story], single: bool) -> list[Story]:
-        from dataclasses import replace
-
-        out: list[Story] = []
-        used: set[str] = set()
-        for story in stories:
-            if single:
-                base = self.front.id or self.stem
-            else:
-                slug = _slug(story.title)
-                base = f"{self.front.id or self.stem}/{slug}"
-            story_id, n = base, 2
-            while story_id in used:
-                story_id, n = f"{base}-{n}", n + 1
-            used.add(story_id)
-            out.append(replace(story, id=story_id))
-        return out
+    def _unique_id(self, title: str, single: bool, used: set[str]) -> str:
+        """The id of the story titled `title`, unlike the `used` ones of its note."""
+        if single:
+            base = self.front.id or self.stem
+        else:
+            base = f"{self.front.id or self.stem}/{_slug(title)}"
+        story_id, n = base, 2
+        while story_id in used:
+            story_id, n = f"{base}-{n}", n + 1
+        used.add(story_id)
+        return story_id
 
     # --- text ---------------------------------------------------------------------------
 

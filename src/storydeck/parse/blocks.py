@@ -11,10 +11,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from types import MethodType
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
+from markdown_it.rules_core import StateCore, normalize, text_join
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -42,6 +44,19 @@ def markdown(allow_html: bool = False) -> MarkdownIt:
         stock = stock_markdown(allow_html)
         bold = all(_bold_line(line) == stock.parseInline(line)[0].children for line in _BOLD_PROBES)
         md.core.ruler.at("inline", _inline_with_bold if bold else _inline)
+    if tuple(md.core.ruler.get_active_rules()) == _CORE_RULES:
+        stock = stock_markdown(allow_html)
+        md.core.ruler.at("normalize", _normalize)
+        md.core.ruler.at("text_join", _text_join)
+        if any(md.parse(probe) != stock.parse(probe) for probe in _CORE_PROBES):
+            md.core.ruler.at("normalize", normalize)
+            md.core.ruler.at("text_join", text_join)
+    rules = [(rule.name, rule.fn) for rule in md.block.ruler.__rules__ if rule.enabled]
+    if tuple(name for name, _ in rules) == _BLOCK_RULES:
+        stock = stock_markdown(allow_html)
+        md.block.tokenize = MethodType(_BlockRules(rules), md.block)  # type: ignore[method-assign]
+        if any(md.parse(probe) != stock.parse(probe) for probe in _BLOCK_PROBES):
+            del md.block.tokenize  # back to markdown-it's own
     return md
 
 
@@ -106,6 +121,36 @@ def _inline_with_bold(state: Any) -> None:
     _inline(state, bold=True)
 
 
+#: The core rules `_normalize` and `_text_join` stand in for, with the ones between.
+_CORE_RULES = ("normalize", "block", "inline", "text_join")
+_CORE_PROBES = ("a\r\nb\rc\0d\n\n\\*e\\* **f** &amp; `g`\n", "plain\n\n**Bold** rest\n")
+
+
+def _normalize(state: Any) -> None:
+    """markdown-it's `normalize` (every line ending made `\\n`, NUL made U+FFFD), without
+    rewriting a text that has neither: a note read from a file never does."""
+    src = state.src
+    if "\r" in src:
+        src = src.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in src:
+        src = src.replace("\0", "\ufffd")
+    state.src = src
+
+
+def _text_join(state: Any) -> None:
+    """markdown-it's `text_join` (escaped characters joined to the text around them),
+    given only the inline tokens with more than one plain text token to look at."""
+    joined = [
+        token
+        for token in state.tokens
+        if token.type == "inline"
+        and token.children
+        and (len(token.children) > 1 or token.children[0].type != "text")
+    ]
+    if joined:
+        text_join(StateCore("", state.md, state.env, joined))
+
+
 #: `**Bold phrase** rest of the line`, with no other markup character in either part.
 _BOLD_LINE = re.compile(r"\*\*([^\n\\`*_\[\]!<>&]+)\*\*([^\n\\`*_\[\]!<>&]*)")
 #: Lines the tokens of `_bold_line` are checked against markdown-it's own, once per
@@ -144,6 +189,101 @@ def _bold_line(content: str) -> list[Token] | None:
 
 def _punctuation(char: str) -> bool:
     return isMdAsciiPunct(ord(char)) or isPunctChar(char)
+
+
+#: The block rules `_BlockRules` knows, in markdown-it's order (front matter first).
+_BLOCK_RULES = (
+    "front_matter",
+    "table",
+    "code",
+    "fence",
+    "blockquote",
+    "hr",
+    "list",
+    "reference",
+    "html_block",
+    "heading",
+    "lheading",
+    "paragraph",
+)
+#: The rules that only match a line whose first character (after the block's indent)
+#: is one of these: each of them looks at that character before anything else it
+#: could match. Front matter only ever starts the first line.
+_LEADS = {
+    "fence": "~`",
+    "blockquote": ">",
+    "hr": "*-_",
+    "list": "*-+0123456789",
+    "reference": "[",
+    "html_block": "<",
+    "heading": "#",
+}
+#: Notes the dispatch is checked on against markdown-it's own, once per setup.
+_BLOCK_PROBES = (
+    "---\ntitle: x\n---\n\n## Situation\nText.\n\n## Action\n1. **Step** — detail\n"
+    "   - nested\n2. Two\n\n---\n\n> **Result:** 40%\n\n```\nSituation: a\n```\n",
+    "- a--\n  ---\n\nTitle\n=====\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[x]: /u\n\n"
+    "<div>\n*x*\n</div>\n\n    code\n\n* * *\n#no\n### Q?\nA.\n",
+)
+
+
+class _BlockRules:
+    """markdown-it's block tokenizer, trying at each line only the rules that can start
+    with that line's first character (see `_LEADS`) instead of every rule in turn.
+
+    The loop is markdown-it's: skip empty lines, stop below the block's indent or at
+    the nesting limit, let the first rule that matches take its lines, and note an
+    empty line for the next block's tightness. Nested blocks (list items, quotes) come
+    back through it.
+    """
+
+    def __init__(self, rules: list[tuple[str, Any]]) -> None:
+        self.first = tuple(fn for _, fn in rules)
+        self.other = tuple(
+            fn for name, fn in rules if name not in _LEADS and name != "front_matter"
+        )
+        self.by_lead = {
+            lead: tuple(
+                fn
+                for name, fn in rules
+                if name != "front_matter" and (name not in _LEADS or lead in _LEADS[name])
+            )
+            for lead in set("".join(_LEADS.values()))
+        }
+
+    def __call__(self, _parser: Any, state: Any, start: int, end: int) -> None:
+        """Tokenize lines `start` to `end` of `state` (bound to the block parser)."""
+        line = start
+        nesting = state.md.options.maxNesting
+        empty_before = False
+        src, by_lead, other = state.src, self.by_lead, self.other
+        while line < end:
+            state.line = line = state.skipEmptyLines(line)
+            if line >= end or state.sCount[line] < state.blkIndent:
+                break
+            if state.level >= nesting:
+                state.line = end
+                break
+            if line == 0:
+                rules = self.first
+            else:
+                at = state.bMarks[line] + state.tShift[line]
+                rules = by_lead.get(src[at], other) if at < len(src) else other
+            for rule in rules:
+                if rule(state, line, end, False):
+                    if state.line <= line:
+                        raise RuntimeError("block rule didn't increment state.line")
+                    break
+            else:
+                raise RuntimeError("none of the block rules matched")
+            state.tight = not empty_before
+            line = state.line
+            if line - 1 < end and state.isEmpty(line - 1):
+                empty_before = True
+            if line < end and state.isEmpty(line):
+                empty_before = True
+                line += 1
+                state.line = line
 
 
 @dataclass(slots=True, eq=False)
