@@ -369,3 +369,16 @@ def test_strip_markup_equals_its_patterns(text: str) -> None:
     from storydeck.parse.labels import strip_markup
 
     assert strip_markup(text) == _strip_markup_by_patterns(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([*"STARLQX -–—:\n\t\u2028\u00a0", "S: x", "T - y", "a"]), max_size=20)
+)
+def test_letters_in_a_text_are_those_of_its_lines(pieces: list[str]) -> None:
+    from storydeck.parse import vocabulary
+
+    vocab = vocabulary(CONFIG)
+    text = "".join(pieces)
+    by_line = {vocab.letter_label(line) for line in text.split("\n")} - {None}
+    assert vocab.letters_in(text) == by_line

@@ -185,6 +185,8 @@ _BOLD_LEAD = re.compile(r"^\s*(\*\*\*|\*\*|__|\*|_)(?P<lead>[^*_\n]+?)\1(?P<afte
 _PLAIN_LEAD = re.compile(r"^\s*(?P<lead>[^:：\n]{1,60}?)\s*[:：](?P<after>.*)$", re.DOTALL)
 _SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—](?=\s))\s*")
 _LETTER = re.compile(r"^\s*(?P<letter>[A-Z])\s*[-–—:]\s+(?P<after>\S.*)$", re.DOTALL)
+#: The letter of each line of a text that `_LETTER` matches alone.
+_LETTER_LINES = re.compile(r"^[^\S\n]*([A-Z])[^\S\n]*[-–—:][^\S\n]+\S", re.MULTILINE)
 _QUOTES = "\"'“”‘’«»"
 #: What a bold lead starts with (after spaces).
 _BOLD_MARKERS = ("*", "_")
@@ -277,6 +279,10 @@ class Vocabulary:
                     self.letters[letter.group("letter")], _join(letter.group("after"), more)
                 )
         return None
+
+    def letters_in(self, text: str) -> set[str]:
+        """The letter labels that start lines of `text` (see `letter_label`)."""
+        return {m.group(1) for m in _LETTER_LINES.finditer(text)} & self.letters.keys()
 
     def letter_label(self, text: str) -> str | None:
         match = _LETTER.match(text.partition("\n")[0])

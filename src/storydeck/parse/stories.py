@@ -768,10 +768,7 @@ class StoryFinder:
         for block in blocks:
             for inner in block.walk():
                 if inner.kind == PARAGRAPH:
-                    for line in inner.text.split("\n"):
-                        letter = self.vocab.letter_label(line)
-                        if letter:
-                            seen.add(letter)
+                    seen |= self.vocab.letters_in(inner.text)
         return len(seen & {"S", "T", "A", "R"}) >= 2
 
     def _star_lookahead(self, blocks: Sequence[Block]) -> list[bool]:
