@@ -3,7 +3,10 @@ results are the same with and without it; it lives outside the notes and the dec
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import pickle
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,11 +14,34 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+import storydeck.cache
 import storydeck.config
 import storydeck.notes
-from storydeck.cache import CACHE_ENV, KEEP_FILES, LockSnapshot, ParseCache, cache_dir
+from conftest import REPO
+from storydeck.cache import (
+    CACHE_ENV,
+    KEEP_FILES,
+    LockSnapshot,
+    ParseCache,
+    Parsed,
+    cache_dir,
+    pack,
+    unpack,
+)
+from storydeck.cards import Card
 from storydeck.config import Config, config_from_text, default_config
 from storydeck.identity import Lock, parse_lock, read_lock
+from storydeck.model import (
+    CardKind,
+    Diagnostic,
+    FollowUp,
+    Location,
+    Section,
+    Severity,
+    Step,
+    Story,
+    Text,
+)
 from storydeck.notes import Notes, read_notes
 from test_roundtrip import outage, refactor
 
@@ -281,6 +307,87 @@ def test_the_defaults_are_kept_parsed(cache_home: Path, monkeypatch: pytest.Monk
     kept.write_bytes(b"not a pickle")
     monkeypatch.setattr(storydeck.config, "_DEFAULTS", None)
     assert default_config() == fresh
+
+
+# --- packed results ---------------------------------------------------------------------
+
+
+def _parse_results() -> list[Parsed]:
+    """What parsing gives for the parse fixtures and the shipped notes (stories with
+    every part, warnings, cards of every kind with their proposed guids)."""
+    config = default_config()
+    paths = sorted((REPO / "tests" / "fixtures" / "parse").glob("*.md"))
+    paths += sorted((REPO / "source_notes").rglob("*.md"))
+    return [
+        storydeck.notes._parse(path.read_text(encoding="utf-8"), str(path), (config, str(REPO)))
+        for path in paths
+    ]
+
+
+def _types_in(value: object, found: set[type]) -> None:
+    """Add the type of `value` and of everything in it to `found`."""
+    found.add(type(value))
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _types_in(getattr(value, f.name), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _types_in(item, found)
+    elif isinstance(value, tuple | frozenset):
+        for item in value:
+            _types_in(item, found)
+
+
+def _uncompared(result: Parsed) -> list[tuple[str, str, str]]:
+    """What equality leaves out of each card: its guid, fingerprint and proposed guid."""
+    return [(c.guid, c.fingerprint, c.proposed) for cards in result[2] for c in cards]
+
+
+class _PlainPickler(pickle.Pickler):
+    """Records as constructor calls with their fields in order, worked out field by
+    field for every dataclass it meets."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+            return NotImplemented
+        return type(obj), tuple(getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init)
+
+
+def test_packed_results_come_back_as_they_were() -> None:
+    results = _parse_results()
+    found: set[type] = set()
+    proposed = 0
+    for result in results:
+        _types_in(result, found)
+        proposed += sum(1 for _, _, guid in _uncompared(result) if guid)
+        back = unpack(pack(result))
+        assert back == result
+        assert back is not None
+        assert _uncompared(back) == _uncompared(result)
+        # Packed as plainly picking each record's fields would pack it: the bytes of
+        # cache files written before are read the same way.
+        plain = io.BytesIO()
+        _PlainPickler(plain, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
+        assert zlib.decompress(pack(result)) == plain.getvalue()
+    assert proposed > 100
+    records = {Story, Text, Location, Step, FollowUp, Diagnostic, Card}
+    assert records | {Severity, Section, CardKind} <= found
+    assert set(storydeck.cache._records()) == records
+
+
+def test_a_record_of_one_field_is_packed_as_a_call_with_one_argument() -> None:
+    reduce = storydeck.cache._reduction(Location, ("path",))
+    assert reduce(Location("notes/a.md", 3)) == (Location, ("notes/a.md",))
+
+
+def test_damaged_packed_results_are_not_unpacked() -> None:
+    blob = pack(next(result for result in _parse_results() if result[0]))
+    assert unpack(blob[:-1]) is None
+    assert unpack(blob[: len(blob) // 2]) is None
+    flipped = bytearray(blob)
+    flipped[len(blob) // 2] ^= 0xFF
+    assert unpack(bytes(flipped)) is None
+    assert unpack(zlib.compress(pickle.dumps(("not", "a", "result")))) is None
 
 
 # --- the lock snapshot ------------------------------------------------------------------

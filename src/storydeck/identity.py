@@ -10,7 +10,6 @@ updated in place, and review history is never lost.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -304,22 +303,68 @@ def read_lock(path: Path, memo: LockMemo | None = None, raw: bytes | None = None
 
 
 _NOT_WORD = re.compile(r"[^\w%$€£.+-]+")
+_WORD = re.compile(r"[\w%$€£.+-]+")
+
+
+def _normal_text(text: str) -> str:
+    """A key as compared: case-folded words, numbers and units, single spaces.
+
+    That is, the runs of characters `_NOT_WORD` does not match, case-folded and joined
+    by single spaces. Almost every key is ASCII: one byte table does the folding and
+    blanks out everything else, and splitting the bytes finds the runs (a regular
+    expression over a sentence costs several times that).
+    """
+    if text.isascii():
+        return b" ".join(text.encode("ascii").translate(_ASCII_FOLD).split()).decode("ascii")
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+#: ASCII as `_normal_text` folds it, byte for byte: each character case-folded, or a
+#: space where `_NOT_WORD` matches it (splitting on spaces then leaves what the
+#: expression would). Bytes above 127 never occur in ASCII text.
+_ASCII_FOLD = bytes(
+    [
+        ord(" ") if _NOT_WORD.fullmatch(chr(byte).casefold()) else ord(chr(byte).casefold())
+        for byte in range(128)
+    ]
+) + bytes(range(128, 256))
 
 
 @lru_cache(maxsize=4096)
 def _normal(text: str) -> str:
-    """A key as compared: case-folded words, numbers and units, single spaces.
-
-    Cached a little: a card's key and its lock entry's key, mostly the same text,
-    are compared one group (story and kind) at a time.
-    """
-    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+    """`_normal_text`, cached a little: a card's key and its lock entry's key, mostly
+    the same text, are compared one group (story and kind) at a time."""
+    return _normal_text(text)
 
 
 def make_guid(anchor: str, kind: str, key: str, salt: int = 0) -> str:
-    """A guid derived from what identifies the card, so a lost lock rebuilds the same ones."""
-    digest = hashlib.sha256(f"{anchor}\x1f{kind}\x1f{_normal(key)}\x1f{salt}".encode()).digest()
-    return base64.b32encode(digest[:10]).decode("ascii").lower()
+    """A guid derived from what identifies the card, so a lost lock rebuilds the same ones.
+
+    That is the first 80 bits of a hash, in lower-case base32 (RFC 4648): 16 letters
+    and digits, ten bits (a pair of characters) at a time. Every card of a large bank
+    gets one when first parsed, so it is worked out directly rather than through
+    `base64.b32encode`.
+    """
+    text = f"{anchor}\x1f{kind}\x1f{_normal_text(key)}\x1f{salt}"
+    bits = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    pair = _BASE32_PAIRS
+    return "".join(
+        (
+            pair[bits >> 70],
+            pair[bits >> 60 & 1023],
+            pair[bits >> 50 & 1023],
+            pair[bits >> 40 & 1023],
+            pair[bits >> 30 & 1023],
+            pair[bits >> 20 & 1023],
+            pair[bits >> 10 & 1023],
+            pair[bits & 1023],
+        )
+    )
+
+
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+#: Every pair of base32 characters, by the ten bits they stand for.
+_BASE32_PAIRS = tuple(high + low for high in _BASE32 for low in _BASE32)
 
 
 def propose_guids(cards: Iterable[Card]) -> None:
