@@ -96,11 +96,10 @@ _START = r"(?<![\w.,/:\-\u2013#@'\u2019])"
 _MAGNITUDE = r"(?:\s?(?:thousand|million|billion|trillion)|[kmb](?:n|m)?)(?!\w)"
 _MARK = r"(?:\+(?![0-9])|-?ish(?!\w))"  # "250+", "40ish"
 
-_QUALIFIER_WORD = _words(
-    r"""less\s+than more\s+than fewer\s+than greater\s+than at\s+least at\s+most up\s+to
-    as\s+(?:many|much|few|little)\s+as under over below above within nearly almost about
-    around roughly approx(?:imately|\.)?"""
-)
+_QUALIFIER_WORDS = r"""less\s+than more\s+than fewer\s+than greater\s+than at\s+least at\s+most
+    up\s+to as\s+(?:many|much|few|little)\s+as under over below above within nearly almost
+    about around roughly approx(?:imately|\.)?"""
+_QUALIFIER_WORD = _words(_QUALIFIER_WORDS)
 _QUALIFIER = rf"{_QUALIFIER_WORD}\s+|[≈~≤≥]\s?|[<>](?=[0-9$€£])"
 
 # Rates: "per day", "/hour", "a month", "annually".
@@ -205,10 +204,24 @@ _LABELLED = rf"(?<!\w){_LABEL_WORD}\s*(?:#|no\.)?\s*[0-9][0-9.]*(?:{_DASH}[0-9]+
 _FOUND = rf"(?P<skip>{_CLOCK}|{_DATE}|{_LABELLED})|(?P<quantity>{_QUANTITY})"
 
 # Where a match of _FOUND may start, as a quick test in front of it: not inside a word
-# (every branch looks behind for that), and at a digit, a currency sign or a
-# qualifying symbol, or at up to four words (qualifier, month, label, currency code)
-# ended by a digit, a currency sign or "#". Most places in a sentence fail it at once.
-_MAY_START = r"(?<!\w)(?=[0-9$€£¥₹≈~≤≥<>]|(?>[^\W\d_]+\.?\s*){1,4}[0-9$€£¥₹#])"
+# (every branch looks behind for that), and
+# * at a digit, a currency sign or a qualifying symbol;
+# * at a word followed by a digit, a currency sign or "#" ("March 3", "Sev #2", "USD 5",
+#   "US$5", "about 5"), or by "no." and a digit ("Sev no. 2");
+# * at a qualifier followed by one of those, maybe after a currency code ("at least 5",
+#   "as many as USD 5"). The qualifiers are too many to try at every word: only words
+#   that begin with a letter one of them begins with are tried (each qualifier is
+#   written above from a plain letter on).
+# Most places in a sentence fail it at once. Only a qualifier is let look past the next
+# word: looking four words ahead from every word cost as much as the rest of the scan.
+_LEAD = r"(?>[^\W\d_]+\.?\s*)"  # a word, its full stop and the spaces after it
+_LEAD_END = r"[0-9$€£¥₹#]"
+_QUALIFIER_INITIALS = "".join(sorted({word[0] for word in _QUALIFIER_WORDS.split()}))
+_MAY_START = (
+    r"(?<!\w)(?=[0-9$€£¥₹≈~≤≥<>]"
+    rf"|{_LEAD}(?:{_LEAD_END}|no\.\s*[0-9])"
+    rf"|(?=[{_QUALIFIER_INITIALS}]){_QUALIFIER_WORD}\s*{_LEAD}?{_LEAD_END})"
+)
 
 _SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
 
