@@ -17,6 +17,7 @@ import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from storydeck.config import Config
@@ -203,24 +204,42 @@ def _relative(cards: Iterable[Card], root: str) -> Iterator[Card]:
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$€£])")
 _LAST_WORD = re.compile(r"[\w.]+\Z")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "approx", "cf", "mr", "mrs", "ms", "dr", "no"})
+# How far back from a sentence end to look for the word before it. Case folding never
+# shortens a text, so a word longer than every abbreviation is none of them, and the
+# last characters of such a word are not one either: looking further back would only
+# cost a scan of the whole line before each full stop.
+_WORD_ROOM = max(map(len, _ABBREVIATIONS)) + 1
 # Where a clause may be cut: after a comma, semicolon or colon, or around a dash.
 _CLAUSE = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
 _CLOSERS = (".", "!", "?", ":", ";", "…")
 
 
+def _ends_abbreviation(line: str, end: int) -> bool:
+    """Whether the word that ends at `end` in `line` is an abbreviation ("e.g", "vs")."""
+    word = _LAST_WORD.search(line, max(0, end - _WORD_ROOM), end)
+    return word is not None and word.group().casefold() in _ABBREVIATIONS
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of a plain text, in order; every line holds at least one."""
+    return list(_sentences(text))
+
+
+# A story's cards split the same texts more than once (a result for its metric cards and
+# again for the prompt card's headline result, a step's detail for its metric cards and
+# again for the line under its headline), one story after another: a few hundred recent
+# texts is all a cache needs to keep.
+@lru_cache(maxsize=512)
+def _sentences(text: str) -> tuple[str, ...]:
     found: list[str] = []
     for line in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(line):
-            word = _LAST_WORD.search(line, 0, match.start())
-            if word is not None and word.group().casefold() in _ABBREVIATIONS:
-                continue
-            found.append(line[start : match.end()])
-            start = match.end()
+            if not _ends_abbreviation(line, match.start()):
+                found.append(line[start : match.end()])
+                start = match.end()
         found.append(line[start:])
-    return [s.strip() for s in found if s.strip()]
+    return tuple(stripped for piece in found if (stripped := piece.strip()))
 
 
 def clip(text: str, limit: int) -> str:
@@ -245,7 +264,7 @@ def clip(text: str, limit: int) -> str:
 
 def first_sentence(text: str, limit: int = FRONT_LIMIT) -> str:
     """The first sentence of a text, clipped when still longer than `limit`."""
-    parts = sentences(text)
+    parts = _sentences(text)
     return clip(parts[0], limit) if parts else ""
 
 
@@ -262,7 +281,7 @@ def lead_line(text: str, limit: int) -> str:
     head = lines.pop(0)
     while lines and lines[0][:1].islower() and not head.endswith(_CLOSERS):
         head = f"{head} {lines.pop(0)}"
-    first = sentences(head)[0]
+    first = _sentences(head)[0]
     if first != head or not head.endswith(":") or not lines or len(head) > limit - 2:
         return clip(first, limit)
     line, joiner = head, " "
@@ -475,7 +494,7 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
 
     seen: set[str] = set()
     for section, text in _metric_sources(story):
-        for sentence in sentences(text.plain):
+        for sentence in _sentences(text.plain):
             if sentence in seen:
                 continue
             metrics = find_metrics(sentence)
@@ -548,7 +567,7 @@ def _step_back(step: Step) -> tuple[str, str, str]:
         line = lead_line(step.detail.plain, DETAIL_LIMIT)
         return step.headline.html, line, f"{step.headline.plain} {line}".strip()
     whole = "\n".join(t.plain for t in (step.headline, step.detail) if t)
-    head = sentences(whole)[0]
+    head = _sentences(whole)[0]
     rest = whole[whole.index(head) + len(head) :]
     line = lead_line(rest, DETAIL_LIMIT)
     return _esc(clip(head, FRONT_LIMIT)), line, f"{head} {line}".strip()
@@ -693,7 +712,7 @@ def headline_result(story: Story) -> str:
 
     best, best_rank = "", -1
     for result in story.results:
-        for sentence in sentences(result.plain):
+        for sentence in _sentences(result.plain):
             metrics = find_metrics(sentence)
             rank = 2 if any(len(m.quantities) == 2 for m in metrics) else int(bool(metrics))
             if rank > best_rank:
