@@ -362,6 +362,20 @@ def test_cloze_round_trips(text: str) -> None:
     assert html.unescape(_CLOZE.sub(r"\2", result)) == text
 
 
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+_BRACES_AND_COLONS = str.maketrans({"{": "&#123;", "}": "&#125;", ":": "&#58;"})
+_MARKUP = st.text(alphabet=st.sampled_from("&<>{}:;#a1 \u00e9"), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), _MARKUP))
+def test_cloze_escaping_is_html_escaping_then_entities(text: str) -> None:
+    """The chains of replacements give what `html.escape` and a translation table give."""
+    escaped = html.escape(text, quote=False)
+    assert metrics._escape_outside(text) == escaped.translate(_BRACES)
+    assert metrics._escape_inside(text) == escaped.translate(_BRACES_AND_COLONS)
+
+
 # The quick test in front of the scanner (`_MAY_START`) only skips places where no
 # quantity, date, clock time or labelled number starts: what it finds, the scanner
 # without it finds too.
@@ -430,6 +444,25 @@ def _found(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], s
 @given(_SCANNED)
 def test_the_quick_test_skips_no_match(text: str) -> None:
     assert _found(metrics._SCANNER, text) == _found(_FULL_SCANNER, text)
+
+
+#: Text with its ASCII digits gone, or all made the same one: what is left of a
+#: quantity (signs, units, "no.", month names) must not be taken for one.
+_DIGITLESS = _SCANNED.map(lambda text: re.sub("[0-9]", "", text))
+_ONE_DIGIT = st.tuples(_SCANNED, st.sampled_from("0123456789")).map(
+    lambda pair: re.sub("[0-9]", pair[1], pair[0])
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(_SCANNED, _DIGITLESS, _ONE_DIGIT))
+def test_the_scan_finds_every_quantity_the_full_scanner_finds(text: str) -> None:
+    """With its quick tests: the scanner's, and no scan at all of a text with no digit."""
+    quantities = [(q.start, q.end, q.text) for q in metrics._scan(text)]
+    full = _FULL_SCANNER.finditer(text)
+    assert quantities == [
+        (m.start(), m.end(), m.group()) for m in full if m.lastgroup == "quantity"
+    ]
 
 
 #: Matches that start as far from their first digit as the quick test lets them.

@@ -27,9 +27,8 @@ Span rules, in short:
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -224,6 +223,7 @@ _MAY_START = (
 )
 
 _SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
 
 # From->to changes: "from A to B", "from A down to B", or "A → B".
 _ARROW = r"\s*(?:→|->|⟶|=>)\s*"
@@ -242,11 +242,17 @@ _LOOKBACK = 80
 # --------------------------------------------------------------------------
 
 
-def _scan(text: str) -> Iterator[Quantity]:
+def _scan(text: str) -> list[Quantity]:
     """Every single quantity in ``text``, in order, non-overlapping."""
-    for match in _SCANNER.finditer(text):
-        if match.lastgroup == "quantity":
-            yield Quantity(match.start(), match.end(), match.group())
+    # Every quantity, date, clock time and labelled number has a digit in it. Most
+    # sentences of a story have none, and need no scan.
+    if _DIGIT.search(text) is None:
+        return []
+    return [
+        Quantity(match.start(), match.end(), match.group())
+        for match in _SCANNER.finditer(text)
+        if match.lastgroup == "quantity"
+    ]
 
 
 def _is_change(text: str, first: Quantity, second: Quantity) -> bool:
@@ -272,7 +278,7 @@ def _bare_start(text: str, after: int, quantity: Quantity) -> Quantity | None:
 @lru_cache(maxsize=16384)
 def find_metrics(text: str) -> tuple[Metric, ...]:
     """Measured quantities in one plain-text sentence or paragraph, in order, non-overlapping."""
-    quantities = list(_scan(text))
+    quantities = _scan(text)
     metrics: list[Metric] = []
     previous_end = 0
     index = 0
@@ -293,19 +299,27 @@ def find_metrics(text: str) -> tuple[Metric, ...]:
 # --------------------------------------------------------------------------
 # Cloze rendering.
 
-_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
-_BRACES_AND_COLONS = str.maketrans({"{": "&#123;", "}": "&#125;", ":": "&#58;"})
+# Escaping is a chain of replacements, not `html.escape` and `str.translate`: a
+# replacement finds nothing to do in most texts at once, where translating with a table
+# that maps one character to several looks each character up. No replacement text holds
+# a character a later one replaces, so the chain gives what the table would.
 
 
 def _escape_outside(text: str) -> str:
     """HTML-escape text between clozes; braces become entities so no "{{"/"}}" survives."""
-    return html.escape(text, quote=False).translate(_BRACES)
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+    )
 
 
 def _escape_inside(text: str) -> str:
     """HTML-escape a clozed quantity; braces and colons become entities so no
     "}}" or "::" can end the deletion or start a hint early."""
-    return html.escape(text, quote=False).translate(_BRACES_AND_COLONS)
+    return _escape_outside(text).replace(":", "&#58;")
 
 
 def cloze(text: str, metrics: Sequence[Metric]) -> str:
