@@ -7,13 +7,19 @@ written out here, over generated text made of the pieces that decide the outcome
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storydeck import cards
-from storydeck.cards import sentences
+from storydeck.cards import FIELDS, fingerprint, sentences, story_cards, tag
+from storydeck.config import default_config
+from storydeck.model import CardKind, FollowUp, Location, Step, Story, Text
+
+CONFIG = default_config()
 
 # --- sentences --------------------------------------------------------------------------
 
@@ -84,3 +90,75 @@ def test_sentences_hands_out_its_own_list() -> None:
     text = "One. Two."
     sentences(text).append("Three.")
     assert sentences(text) == ["One.", "Two."]
+
+
+# --- what every card of a story shares ----------------------------------------------------
+
+
+def _plain_tags(kind: CardKind, stories: Sequence[Story]) -> tuple[str, ...]:
+    """A card's tags, worked out from scratch for each card."""
+    wanted = ["storydeck", f"kind::{kind.value}"]
+    for story in stories:
+        wanted.append(f"level::{story.level or 'unleveled'}")
+        wanted.extend(f"theme::{t}" for t in story.themes)
+        wanted.append(f"story::{story.id}")
+        wanted.extend(story.tags)
+    tags: dict[str, str] = {}
+    for name in map(tag, wanted):
+        if name:
+            tags.setdefault(name.casefold(), name)
+    return tuple(sorted(tags.values(), key=str.casefold))
+
+
+def _plain_source(location: Location, root: str) -> str:
+    """A card's Source field: the escaped `path:line`, relative to `root`."""
+    shown = html.escape(location.at_line(), quote=False)
+    return shown.removeprefix(html.escape(root.rstrip("/") + "/", quote=False)) if root else shown
+
+
+#: Names that collide with storydeck's own tags in other case, or hold what escaping
+#: or tagging changes.
+_NAMES = st.sampled_from(
+    ["storydeck", "Storydeck", "KIND::metric", "kind::Action", "level::l5", "a b", "é", "&", "_"]
+)
+_NAME = st.one_of(_NAMES, st.text(max_size=6))
+_PATHS = st.sampled_from(["notes", "notes/", "notes/a.md", "notes/&<b>.md", "notes:3", "/x/notes"])
+_PATH = st.one_of(_PATHS, st.text(max_size=8))
+
+
+@st.composite
+def _story(draw: st.DrawFn) -> Story:
+    path = draw(_PATH)
+
+    def text(plain: str) -> Text:
+        """A story's text, mostly from the story's own file."""
+        where = Location(draw(st.one_of(st.just(path), _PATH)), draw(st.integers(0, 3)))
+        return Text(plain, html.escape(plain, quote=False), where)
+
+    return Story(
+        id=draw(_NAME) or "id",
+        title="Cutover",
+        source=Location(path, draw(st.integers(0, 3))),
+        level=draw(st.one_of(st.none(), _NAME)),
+        themes=tuple(draw(st.lists(_NAME, max_size=3))),
+        tags=tuple(draw(st.lists(_NAME, max_size=4))),
+        situation=text("Checkout failed for 15% of users."),
+        task=text("Fix it."),
+        actions=(Step(text("Rolled back"), text("within 45 minutes")),),
+        results=(text("Saved $200K."),),
+        lessons=(text("Roll back first."),),
+        followups=(FollowUp(text("Why?"), text("Because.")),),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_story(), st.one_of(_PATHS, st.just("")))
+def test_a_storys_cards_share_what_each_would_work_out_alone(story: Story, root: str) -> None:
+    """Tags, the Source field and the fingerprint, worked out once per story or file."""
+    made = list(story_cards(story, CONFIG, root))
+    assert {card.kind for card in made} == set(CardKind) - {CardKind.PROMPT}
+    for card in made:
+        assert card.tags == _plain_tags(card.kind, [story])
+        assert card.fields["Source"] == _plain_source(card.source, root)
+        parts = [card.kind.value, *(card.fields[f] for f in FIELDS), " ".join(card.tags)]
+        assert card.fingerprint == fingerprint(parts)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import html
+import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from storydeck.config import Config
 from storydeck.model import CardKind, Location, Step, Story, Text
@@ -70,6 +71,16 @@ def fingerprint(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: A note's field values, in the order of FIELDS.
+_FIELD_VALUES = operator.itemgetter(*FIELDS)
+
+
+def _content_fingerprint(kind: str, fields: dict[str, str], tags: str) -> str:
+    """A card's `fingerprint`: of its kind, its fields in order and its tags (`tags`,
+    separated by spaces)."""
+    return fingerprint((kind, *_FIELD_VALUES(fields), tags))
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Card:
     """One note to be: its text, where it goes and where it came from."""
@@ -98,8 +109,8 @@ class Card:
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
-            parts = [self.kind.value, *(self.fields[f] for f in FIELDS), " ".join(self.tags)]
-            object.__setattr__(self, "fingerprint", fingerprint(parts))
+            tags = " ".join(self.tags)
+            self.fingerprint = _content_fingerprint(self.kind.value, self.fields, tags)
 
     @property
     def story(self) -> str:
@@ -394,10 +405,21 @@ class _Frame:
     """What every card of one story shares (deck, cue, common fields, tags), worked out
     once per story rather than once per card."""
 
-    __slots__ = ("_prefix", "_tags", "base", "config", "context", "deck", "story")
+    __slots__ = (
+        "_kinds",
+        "_prefix",
+        "_sources",
+        "base",
+        "config",
+        "context",
+        "deck",
+        "stories",
+        "story",
+    )
 
     def __init__(self, story: Story, config: Config, root: str) -> None:
         self.story = story
+        self.stories = (story.id,)
         self.config = config
         self.deck = story_deck(story, config)
         self.context = _context(story, config)
@@ -407,17 +429,37 @@ class _Frame:
         self.base = {name: common[name] for name in ("Story", "Question", "Level", "Theme")}
         # Sources name files relative to the notes directory (see `_relative`).
         self._prefix = _source_prefix(root)
-        self._tags: dict[CardKind, tuple[str, ...]] = {}
+        self._sources: dict[str, str] = {}
+        self._kinds: dict[CardKind, _KindTags] = {}
 
-    def tags(self, kind: CardKind) -> tuple[str, ...]:
-        found = self._tags.get(kind)
+    def kind_tags(self, kind: CardKind) -> _KindTags:
+        """The tags of the story's cards of `kind`."""
+        found = self._kinds.get(kind)
         if found is None:
-            found = self._tags[kind] = _tags(kind, [self.story])
+            tags = _tags(kind, [self.story])
+            found = self._kinds[kind] = _KindTags(kind.value, tags, " ".join(tags))
         return found
 
     def source(self, location: Location) -> str:
-        shown = _esc(location.at_line())
-        return shown.removeprefix(self._prefix) if self._prefix else shown
+        """The Source field of a card from `location`. Only `:` and digits follow the
+        file name, which neither escaping nor dropping the notes directory touches:
+        each file name is escaped and made relative once."""
+        shown = self._sources.get(location.path)
+        if shown is None:
+            shown = _esc(location.path)
+            shown = self._sources[location.path] = (
+                shown.removeprefix(self._prefix) if self._prefix else shown
+            )
+        return f"{shown}:{location.line}" if location.line else shown
+
+
+class _KindTags(NamedTuple):
+    """A card kind's name and the tags of a story's cards of that kind."""
+
+    value: str
+    tags: tuple[str, ...]
+    #: The tags as a card's fingerprint takes them.
+    text: str
 
 
 def _card(
@@ -435,28 +477,31 @@ def _card(
 ) -> Card:
     """A card of the story of `frame`; its context is the story's cue unless given."""
     base = frame.base
+    tags = frame.kind_tags(kind)
+    fields = {
+        "Front": front,
+        "Back": back,
+        "Detail": detail,
+        "Context": frame.context if context is None else context,
+        "Story": base["Story"],
+        "Question": base["Question"],
+        "Level": base["Level"],
+        "Theme": base["Theme"],
+        "Kind": tags.value,
+        "Source": frame.source(source),
+    }
     return Card(
         kind=kind,
         anchor=frame.story.id,
         key=key,
         deck=frame.deck,
-        tags=frame.tags(kind),
-        fields={
-            "Front": front,
-            "Back": back,
-            "Detail": detail,
-            "Context": frame.context if context is None else context,
-            "Story": base["Story"],
-            "Question": base["Question"],
-            "Level": base["Level"],
-            "Theme": base["Theme"],
-            "Kind": kind.value,
-            "Source": frame.source(source),
-        },
+        tags=tags.tags,
+        fields=fields,
         source=source,
-        stories=(frame.story.id,),
+        stories=frame.stories,
         ordinal=ordinal,
         count=count,
+        fingerprint=_content_fingerprint(tags.value, fields, tags.text),
     )
 
 
