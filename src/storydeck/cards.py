@@ -16,7 +16,7 @@ import hashlib
 import html
 import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -26,6 +26,8 @@ from storydeck.model import CardKind, Location, Step, Story, Text
 
 if TYPE_CHECKING:
     from storydeck.metrics import Metric
+
+    _Cloze = Callable[[str, Sequence[Metric]], str]
 
 # The metric detector (storydeck.metrics) is imported where it is used: compiling its
 # patterns takes longer than a build that only reads cached cards needs them.
@@ -323,16 +325,31 @@ def tag(text: str) -> str:
 
 
 def _tags(kind: CardKind, stories: Sequence[Story]) -> tuple[str, ...]:
-    wanted = ["storydeck", f"kind::{kind.value}"]
+    return _with_kind(kind, _story_tags(stories))
+
+
+def _story_tags(stories: Sequence[Story]) -> dict[str, str]:
+    """The stories' own tags, by their case-folded names: Anki tags ignore case, and
+    each keeps its first spelling."""
+    wanted: list[str] = []
     for story in stories:
         wanted.append(f"level::{story.level or 'unleveled'}")
         wanted.extend(f"theme::{t}" for t in story.themes)
         wanted.append(f"story::{story.id}")
         wanted.extend(story.tags)
-    tags: dict[str, str] = {}  # Anki tags ignore case: keep the first spelling
+    tags: dict[str, str] = {}
     for name in map(tag, wanted):
         if name:
             tags.setdefault(name.casefold(), name)
+    return tags
+
+
+def _with_kind(kind: CardKind, story_tags: dict[str, str]) -> tuple[str, ...]:
+    """A card's tags, sorted: storydeck's and its kind's, then the stories' own (one
+    spelt like either of the first two in other case gives way to it)."""
+    tags = {name.casefold(): name for name in ("storydeck", f"kind::{kind.value}")}
+    for folded, name in story_tags.items():
+        tags.setdefault(folded, name)
     return tuple(sorted(tags.values(), key=str.casefold))
 
 
@@ -409,6 +426,8 @@ class _Frame:
         "_kinds",
         "_prefix",
         "_sources",
+        "_story_tags",
+        "_wheres",
         "base",
         "config",
         "context",
@@ -430,14 +449,23 @@ class _Frame:
         # Sources name files relative to the notes directory (see `_relative`).
         self._prefix = _source_prefix(root)
         self._sources: dict[str, str] = {}
+        self._story_tags = _story_tags([story])
         self._kinds: dict[CardKind, _KindTags] = {}
+        self._wheres: dict[str, str] = {}
 
     def kind_tags(self, kind: CardKind) -> _KindTags:
         """The tags of the story's cards of `kind`."""
         found = self._kinds.get(kind)
         if found is None:
-            tags = _tags(kind, [self.story])
+            tags = _with_kind(kind, self._story_tags)
             found = self._kinds[kind] = _KindTags(kind.value, tags, " ".join(tags))
+        return found
+
+    def where(self, section: str) -> str:
+        """The cue above a metric card from `section`: the story's, then the section."""
+        found = self._wheres.get(section)
+        if found is None:
+            found = self._wheres[section] = self.context + _div("sd-where", section)
         return found
 
     def source(self, location: Location) -> str:
@@ -490,18 +518,22 @@ def _card(
         "Kind": tags.value,
         "Source": frame.source(source),
     }
+    # Every field by position, as `Card._copy` passes them: keywords take longer to
+    # pass, and a bank makes tens of thousands of cards.
     return Card(
-        kind=kind,
-        anchor=frame.story.id,
-        key=key,
-        deck=frame.deck,
-        tags=tags.tags,
-        fields=fields,
-        source=source,
-        stories=frame.stories,
-        ordinal=ordinal,
-        count=count,
-        fingerprint=_content_fingerprint(tags.value, fields, tags.text),
+        kind,
+        frame.story.id,
+        key,
+        frame.deck,
+        tags.tags,
+        fields,
+        source,
+        frame.stories,
+        ordinal,
+        count,
+        "",
+        _content_fingerprint(tags.value, fields, tags.text),
+        "",
     )
 
 
@@ -548,14 +580,16 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
                 yield MetricSentence(section, sentence, metrics, text.location)
 
 
-def _metric_front(found: MetricSentence) -> tuple[str, str]:
+def _metric_front(found: MetricSentence, cloze: _Cloze) -> tuple[str, str]:
     """(cloze front, detail): a sentence too long for a phone screen shows only the
-    clauses that hold its quantities; the back's detail then has the whole sentence."""
-    from storydeck.metrics import Metric, Quantity, cloze
+    clauses that hold its quantities; the back's detail then has the whole sentence.
 
+    `cloze` is storydeck.metrics' (imported once per story, not once per card)."""
     text, metrics = found.sentence, found.metrics
     if len(text) <= FRONT_LIMIT:
         return cloze(text, metrics), ""
+    from storydeck.metrics import Metric, Quantity
+
     first = metrics[0].quantities[0].start
     last = metrics[-1].quantities[-1].end
     before = [m.end() for m in _CLAUSE.finditer(text, 0, first)]
@@ -571,8 +605,10 @@ def _metric_front(found: MetricSentence) -> tuple[str, str]:
 
 
 def _metric_cards(frame: _Frame) -> Iterator[Card]:
+    from storydeck.metrics import cloze
+
     for ordinal, found in enumerate(metric_sentences(frame.story), start=1):
-        front, detail = _metric_front(found)
+        front, detail = _metric_front(found, cloze)
         yield _card(
             CardKind.METRIC,
             frame,
@@ -582,7 +618,7 @@ def _metric_cards(frame: _Frame) -> Iterator[Card]:
             front=front,
             back=_esc("; ".join(m.value for m in found.metrics)),
             detail=detail,
-            context=frame.context + _div("sd-where", found.section),
+            context=frame.where(found.section),
             count=len(found.metrics),
         )
 
