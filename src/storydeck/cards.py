@@ -244,6 +244,10 @@ def sentences(text: str) -> list[str]:
 # texts is all a cache needs to keep.
 @lru_cache(maxsize=512)
 def _sentences(text: str) -> tuple[str, ...]:
+    if "\n" not in text and _SENTENCE_END.search(text) is None:
+        # One sentence, as most texts are (a step, a result, a lesson).
+        stripped = text.strip()
+        return (stripped,) if stripped else ()
     found: list[str] = []
     for line in text.split("\n"):
         start = 0
@@ -252,7 +256,7 @@ def _sentences(text: str) -> tuple[str, ...]:
                 found.append(line[start : match.end()])
                 start = match.end()
         found.append(line[start:])
-    return tuple(stripped for piece in found if (stripped := piece.strip()))
+    return tuple([stripped for piece in found if (stripped := piece.strip())])
 
 
 def clip(text: str, limit: int) -> str:
