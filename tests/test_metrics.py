@@ -412,6 +412,8 @@ _LEADS = st.sampled_from(
         "as few as A$",
         "no. ",
         "No.",
+        "Step # ",
+        "steps ",
         "x",
         "9am",
         "17:05",
@@ -457,11 +459,22 @@ _ONE_DIGIT = st.tuples(_SCANNED, st.sampled_from("0123456789")).map(
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(_SCANNED, _DIGITLESS, _ONE_DIGIT))
 def test_the_scan_finds_every_quantity_the_full_scanner_finds(text: str) -> None:
-    """With its quick tests: the scanner's, and no scan at all of a text with no digit."""
-    quantities = [(q.start, q.end, q.text) for q in metrics._scan(text)]
-    full = _FULL_SCANNER.finditer(text)
-    assert quantities == [
-        (m.start(), m.end(), m.group()) for m in full if m.lastgroup == "quantity"
+    """With its shortcuts: the scanner's quick test, no scan at all of a text with no
+    digit, and searches only from a few words before each anchor."""
+    assert _quantities(metrics._scan(text)) == _full_scan(text)
+
+
+def _quantities(found: list[Quantity]) -> list[tuple[int, int, str]]:
+    return [(quantity.start, quantity.end, quantity.text) for quantity in found]
+
+
+def _full_scan(text: str) -> list[tuple[int, int, str]]:
+    """The quantities the scanner finds when tried at every place, without quick tests."""
+    found = _FULL_SCANNER.finditer(text)
+    return [
+        (match.start(), match.end(), match.group())
+        for match in found
+        if match.lastgroup == "quantity"
     ]
 
 
@@ -478,9 +491,14 @@ _EDGES = [
     "saved less than US$5 a seat, at most EUR 40 per day",
     "up to C$ 3M, ROUGHLY 40 users and Sev No.2",
     "as little as\u00a0\u00a0S$9 and approx. USD 7",
+    # A label or date whose number the scan must not take for a quantity of its own.
+    "Sev # 4 hours, Sev no. 2 users, approx. 40 users",
+    # A label word at the end of one quantity, before another.
+    "took 5 steps 3 hours apart",
 ]
 
 
 @pytest.mark.parametrize("sentence", [p.values[0] for p in POSITIVE + NEGATIVE] + _EDGES)
 def test_the_quick_test_skips_no_match_in_the_table(sentence: str) -> None:
     assert _found(metrics._SCANNER, sentence) == _found(_FULL_SCANNER, sentence)
+    assert _quantities(metrics._scan(sentence)) == _full_scan(sentence)

@@ -214,16 +214,23 @@ _FOUND = rf"(?P<skip>{_CLOCK}|{_DATE}|{_LABELLED})|(?P<quantity>{_QUANTITY})"
 # Most places in a sentence fail it at once. Only a qualifier is let look past the next
 # word: looking four words ahead from every word cost as much as the rest of the scan.
 _LEAD = r"(?>[^\W\d_]+\.?\s*)"  # a word, its full stop and the spaces after it
+_OPENER = r"[0-9$€£¥₹≈~≤≥<>]"
 _LEAD_END = r"[0-9$€£¥₹#]"
 _QUALIFIER_INITIALS = "".join(sorted({word[0] for word in _QUALIFIER_WORDS.split()}))
 _MAY_START = (
-    r"(?<!\w)(?=[0-9$€£¥₹≈~≤≥<>]"
+    rf"(?<!\w)(?={_OPENER}"
     rf"|{_LEAD}(?:{_LEAD_END}|no\.\s*[0-9])"
     rf"|(?=[{_QUALIFIER_INITIALS}]){_QUALIFIER_WORD}\s*{_LEAD}?{_LEAD_END})"
 )
 
 _SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
 _DIGIT = re.compile(r"[0-9]")
+# Where the quick test of a match ends: the match starts there, or up to four words
+# before it (a qualifier of up to three words, then a currency code), with nothing
+# but full stops and spaces between them. These characters have no other case.
+_ANCHOR = re.compile(rf"{_OPENER}|{_LEAD_END}")
+# Up to four such words, read backwards from an anchor in the reversed text.
+_WORDS_BACKWARDS = re.compile(r"(?:[\s.]*[^\W\d_]+){0,4}")
 
 # From->to changes: "from A to B", "from A down to B", or "A → B".
 _ARROW = r"\s*(?:→|->|⟶|=>)\s*"
@@ -248,11 +255,25 @@ def _scan(text: str) -> list[Quantity]:
     # sentences of a story have none, and need no scan.
     if _DIGIT.search(text) is None:
         return []
-    return [
-        Quantity(match.start(), match.end(), match.group())
-        for match in _SCANNER.finditer(text)
-        if match.lastgroup == "quantity"
-    ]
+    # What `_SCANNER.finditer` finds, without trying the scanner at every place in the
+    # text: each search starts where the next match can start at the earliest, up to
+    # four words before the next anchor, and none starts after the last anchor. That
+    # skips most of a sentence; finding the anchors costs next to nothing.
+    found: list[Quantity] = []
+    backwards = text[::-1]
+    position = 0
+    while (anchor := _ANCHOR.search(text, position)) is not None:
+        behind = len(text) - anchor.start()  # where the text before it starts backwards
+        words = _WORDS_BACKWARDS.match(backwards, behind)
+        assert words is not None  # (it matches no word at all too)
+        start = anchor.start() - (words.end() - behind)
+        match = _SCANNER.search(text, max(start, position))
+        if match is None:
+            break
+        if match.lastgroup == "quantity":
+            found.append(Quantity(match.start(), match.end(), match.group()))
+        position = match.end()
+    return found
 
 
 def _is_change(text: str, first: Quantity, second: Quantity) -> bool:
