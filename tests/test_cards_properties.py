@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storydeck import cards
-from storydeck.cards import FIELDS, fingerprint, sentences, story_cards, tag
+from storydeck.cards import FIELDS, fingerprint, lead_line, sentences, story_cards, tag
 from storydeck.config import default_config
 from storydeck.model import CardKind, FollowUp, Location, Step, Story, Text
 
@@ -162,3 +162,43 @@ def test_a_storys_cards_share_what_each_would_work_out_alone(story: Story, root:
         assert card.fields["Source"] == _plain_source(card.source, root)
         parts = [card.kind.value, *(card.fields[f] for f in FIELDS), " ".join(card.tags)]
         assert card.fingerprint == fingerprint(parts)
+
+
+# --- lead lines -------------------------------------------------------------------------
+
+
+def _plain_lead_line(text: str, limit: int) -> str:
+    """`lead_line` with every text taken line by line."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    head = lines.pop(0)
+    while lines and lines[0][:1].islower() and not head.endswith(cards._CLOSERS):
+        head = f"{head} {lines.pop(0)}"
+    first = sentences(head)[0]
+    if first != head or not head.endswith(":") or not lines or len(head) > limit - 2:
+        return cards.clip(first, limit)
+    line, joiner = head, " "
+    for item in lines:
+        if item.endswith(":"):
+            break
+        joined = f"{line}{joiner}{' '.join(item.split())}"
+        if len(joined) > limit - 1:
+            return f"{line} …" if line == head else f"{line}…"
+        line, joiner = joined, "; "
+    return line if line != head else f"{head} …"
+
+
+_LINES = st.lists(
+    st.one_of(
+        _PROSE,
+        st.sampled_from(["I was responsible for:", "Teams:", "rce", "SRE", " ", "\t", "x" * 90]),
+    ),
+    max_size=5,
+).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_PROSE, _LINES), st.sampled_from([20, 60, 140, 200]))
+def test_a_lead_line_of_one_line_is_its_first_sentence_clipped(text: str, limit: int) -> None:
+    assert lead_line(text, limit) == _plain_lead_line(text, limit)

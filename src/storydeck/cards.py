@@ -292,6 +292,9 @@ def lead_line(text: str, limit: int) -> str:
     first. A lead-in that ends with a colon ("I was responsible for:") takes the
     lines that follow it while they fit, so the line never ends on a bare colon.
     """
+    if "\n" not in text:  # most texts: the first sentence, clipped
+        head = text.strip()
+        return clip(_sentences(head)[0], limit) if head else ""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         return ""
@@ -354,7 +357,7 @@ def _with_kind(kind: CardKind, story_tags: dict[str, str]) -> tuple[str, ...]:
     tags = {name.casefold(): name for name in ("storydeck", f"kind::{kind.value}")}
     for folded, name in story_tags.items():
         tags.setdefault(folded, name)
-    return tuple(sorted(tags.values(), key=str.casefold))
+    return tuple(name for _, name in sorted(tags.items()))  # by the case-folded names
 
 
 def story_questions(story: Story, config: Config) -> tuple[str, ...]:
