@@ -352,11 +352,11 @@ def _story_tags(stories: Sequence[Story]) -> dict[str, str]:
 
 
 def _with_kind(kind: CardKind, story_tags: dict[str, str]) -> tuple[str, ...]:
-    """A card's tags, sorted: storydeck's and its kind's, then the stories' own (one
+    """A card's tags, sorted: storydeck's and its kind's, and the stories' own (one
     spelt like either of the first two in other case gives way to it)."""
-    tags = {name.casefold(): name for name in ("storydeck", f"kind::{kind.value}")}
-    for folded, name in story_tags.items():
-        tags.setdefault(folded, name)
+    tags = dict(story_tags)
+    for name in ("storydeck", f"kind::{kind.value}"):
+        tags[name.casefold()] = name
     return tuple(name for _, name in sorted(tags.items()))  # by the case-folded names
 
 
