@@ -227,10 +227,10 @@ _SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
 _DIGIT = re.compile(r"[0-9]")
 # Where the quick test of a match ends: the match starts there, or up to four words
 # before it (a qualifier of up to three words, then a currency code), with nothing
-# but full stops and spaces between them. These characters have no other case.
-_ANCHOR = re.compile(rf"{_OPENER}|{_LEAD_END}")
+# but full stops and spaces between them.
+_ANCHOR = re.compile(rf"{_OPENER}|{_LEAD_END}", re.IGNORECASE)
 # Up to four such words, read backwards from an anchor in the reversed text.
-_WORDS_BACKWARDS = re.compile(r"(?:[\s.]*[^\W\d_]+){0,4}")
+_WORDS_BACKWARDS = re.compile(r"(?:[\s.]*[^\W\d_]+){0,4}", re.IGNORECASE)
 
 # From->to changes: "from A to B", "from A down to B", or "A → B".
 _ARROW = r"\s*(?:→|->|⟶|=>)\s*"
