@@ -362,6 +362,20 @@ def test_cloze_round_trips(text: str) -> None:
     assert html.unescape(_CLOZE.sub(r"\2", result)) == text
 
 
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+_BRACES_AND_COLONS = str.maketrans({"{": "&#123;", "}": "&#125;", ":": "&#58;"})
+_MARKUP = st.text(alphabet=st.sampled_from("&<>{}:;#a1 \u00e9"), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), _MARKUP))
+def test_cloze_escaping_is_html_escaping_then_entities(text: str) -> None:
+    """The chains of replacements give what `html.escape` and a translation table give."""
+    escaped = html.escape(text, quote=False)
+    assert metrics._escape_outside(text) == escaped.translate(_BRACES)
+    assert metrics._escape_inside(text) == escaped.translate(_BRACES_AND_COLONS)
+
+
 # The quick test in front of the scanner (`_MAY_START`) only skips places where no
 # quantity, date, clock time or labelled number starts: what it finds, the scanner
 # without it finds too.
@@ -389,6 +403,17 @@ _LEADS = st.sampled_from(
         "ſtep ",
         "\u212aafka ",
         "about about about about ",
+        "less than US$",
+        "up to C$ ",
+        "approximately GBP",
+        "at most\u00a0",
+        "NEARLY ",
+        "Under EUR",
+        "as few as A$",
+        "no. ",
+        "No.",
+        "Step # ",
+        "steps ",
         "x",
         "9am",
         "17:05",
@@ -400,7 +425,17 @@ _LEADS = st.sampled_from(
         "M users",
     ]
 )
-_SCANNED = st.lists(st.one_of(_TOKENS, _LEADS, st.text(max_size=4)), max_size=30).map("".join)
+# A lead right before a number: what the quick test has to let through.
+_LED = st.tuples(_LEADS, st.sampled_from(["5", "40 ms", "2", "1,000 users", "3M", "#4"])).map(
+    "".join
+)
+_SCANNED = st.lists(st.one_of(_TOKENS, _LEADS, _LED, st.text(max_size=4)), max_size=30).map("".join)
+
+
+def test_every_qualifier_begins_with_a_plain_letter() -> None:
+    """The quick test tries a word against the qualifiers by its first letter."""
+    assert all(word[0].isalpha() for word in metrics._QUALIFIER_WORDS.split())
+    assert "a" in metrics._QUALIFIER_INITIALS
 
 
 def _found(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], str | None]]:
@@ -413,6 +448,36 @@ def test_the_quick_test_skips_no_match(text: str) -> None:
     assert _found(metrics._SCANNER, text) == _found(_FULL_SCANNER, text)
 
 
+#: Text with its ASCII digits gone, or all made the same one: what is left of a
+#: quantity (signs, units, "no.", month names) must not be taken for one.
+_DIGITLESS = _SCANNED.map(lambda text: re.sub("[0-9]", "", text))
+_ONE_DIGIT = st.tuples(_SCANNED, st.sampled_from("0123456789")).map(
+    lambda pair: re.sub("[0-9]", pair[1], pair[0])
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(_SCANNED, _DIGITLESS, _ONE_DIGIT))
+def test_the_scan_finds_every_quantity_the_full_scanner_finds(text: str) -> None:
+    """With its shortcuts: the scanner's quick test, no scan at all of a text with no
+    digit, and searches only from a few words before each anchor."""
+    assert _quantities(metrics._scan(text)) == _full_scan(text)
+
+
+def _quantities(found: list[Quantity]) -> list[tuple[int, int, str]]:
+    return [(quantity.start, quantity.end, quantity.text) for quantity in found]
+
+
+def _full_scan(text: str) -> list[tuple[int, int, str]]:
+    """The quantities the scanner finds when tried at every place, without quick tests."""
+    found = _FULL_SCANNER.finditer(text)
+    return [
+        (match.start(), match.end(), match.group())
+        for match in found
+        if match.lastgroup == "quantity"
+    ]
+
+
 #: Matches that start as far from their first digit as the quick test lets them.
 _EDGES = [
     "saved as many as USD 5M a year",
@@ -423,9 +488,17 @@ _EDGES = [
     "on Mar. 3, 2024 at 9am",
     "\u017ftep 3 and \u212aafka 3",
     "costs \u2248 5 ms, \u00a5300, \u20b9 40 and > 10 users",
+    "saved less than US$5 a seat, at most EUR 40 per day",
+    "up to C$ 3M, ROUGHLY 40 users and Sev No.2",
+    "as little as\u00a0\u00a0S$9 and approx. USD 7",
+    # A label or date whose number the scan must not take for a quantity of its own.
+    "Sev # 4 hours, Sev no. 2 users, approx. 40 users",
+    # A label word at the end of one quantity, before another.
+    "took 5 steps 3 hours apart",
 ]
 
 
 @pytest.mark.parametrize("sentence", [p.values[0] for p in POSITIVE + NEGATIVE] + _EDGES)
 def test_the_quick_test_skips_no_match_in_the_table(sentence: str) -> None:
     assert _found(metrics._SCANNER, sentence) == _found(_FULL_SCANNER, sentence)
+    assert _quantities(metrics._scan(sentence)) == _full_scan(sentence)

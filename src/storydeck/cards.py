@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import html
+import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from storydeck.config import Config
 from storydeck.model import CardKind, Location, Step, Story, Text
 
 if TYPE_CHECKING:
     from storydeck.metrics import Metric
+
+    _Cloze = Callable[[str, Sequence[Metric]], str]
 
 # The metric detector (storydeck.metrics) is imported where it is used: compiling its
 # patterns takes longer than a build that only reads cached cards needs them.
@@ -69,6 +73,16 @@ def fingerprint(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: A note's field values, in the order of FIELDS.
+_FIELD_VALUES = operator.itemgetter(*FIELDS)
+
+
+def _content_fingerprint(kind: str, fields: dict[str, str], tags: str) -> str:
+    """A card's `fingerprint`: of its kind, its fields in order and its tags (`tags`,
+    separated by spaces)."""
+    return fingerprint((kind, *_FIELD_VALUES(fields), tags))
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Card:
     """One note to be: its text, where it goes and where it came from."""
@@ -97,8 +111,8 @@ class Card:
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
-            parts = [self.kind.value, *(self.fields[f] for f in FIELDS), " ".join(self.tags)]
-            object.__setattr__(self, "fingerprint", fingerprint(parts))
+            tags = " ".join(self.tags)
+            self.fingerprint = _content_fingerprint(self.kind.value, self.fields, tags)
 
     @property
     def story(self) -> str:
@@ -203,24 +217,46 @@ def _relative(cards: Iterable[Card], root: str) -> Iterator[Card]:
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9$€£])")
 _LAST_WORD = re.compile(r"[\w.]+\Z")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "approx", "cf", "mr", "mrs", "ms", "dr", "no"})
+# How far back from a sentence end to look for the word before it. Case folding never
+# shortens a text, so a word longer than every abbreviation is none of them, and the
+# last characters of such a word are not one either: looking further back would only
+# cost a scan of the whole line before each full stop.
+_WORD_ROOM = max(map(len, _ABBREVIATIONS)) + 1
 # Where a clause may be cut: after a comma, semicolon or colon, or around a dash.
 _CLAUSE = re.compile(r"[,;:]\s+|\s+[—–-]\s+")
 _CLOSERS = (".", "!", "?", ":", ";", "…")
 
 
+def _ends_abbreviation(line: str, end: int) -> bool:
+    """Whether the word that ends at `end` in `line` is an abbreviation ("e.g", "vs")."""
+    word = _LAST_WORD.search(line, max(0, end - _WORD_ROOM), end)
+    return word is not None and word.group().casefold() in _ABBREVIATIONS
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of a plain text, in order; every line holds at least one."""
+    return list(_sentences(text))
+
+
+# A story's cards split the same texts more than once (a result for its metric cards and
+# again for the prompt card's headline result, a step's detail for its metric cards and
+# again for the line under its headline), one story after another: a few hundred recent
+# texts is all a cache needs to keep.
+@lru_cache(maxsize=512)
+def _sentences(text: str) -> tuple[str, ...]:
+    if "\n" not in text and _SENTENCE_END.search(text) is None:
+        # One sentence, as most texts are (a step, a result, a lesson).
+        stripped = text.strip()
+        return (stripped,) if stripped else ()
     found: list[str] = []
     for line in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(line):
-            word = _LAST_WORD.search(line, 0, match.start())
-            if word is not None and word.group().casefold() in _ABBREVIATIONS:
-                continue
-            found.append(line[start : match.end()])
-            start = match.end()
+            if not _ends_abbreviation(line, match.start()):
+                found.append(line[start : match.end()])
+                start = match.end()
         found.append(line[start:])
-    return [s.strip() for s in found if s.strip()]
+    return tuple([stripped for piece in found if (stripped := piece.strip())])
 
 
 def clip(text: str, limit: int) -> str:
@@ -245,7 +281,7 @@ def clip(text: str, limit: int) -> str:
 
 def first_sentence(text: str, limit: int = FRONT_LIMIT) -> str:
     """The first sentence of a text, clipped when still longer than `limit`."""
-    parts = sentences(text)
+    parts = _sentences(text)
     return clip(parts[0], limit) if parts else ""
 
 
@@ -256,13 +292,16 @@ def lead_line(text: str, limit: int) -> str:
     first. A lead-in that ends with a colon ("I was responsible for:") takes the
     lines that follow it while they fit, so the line never ends on a bare colon.
     """
+    if "\n" not in text:  # most texts: the first sentence, clipped
+        head = text.strip()
+        return clip(_sentences(head)[0], limit) if head else ""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         return ""
     head = lines.pop(0)
     while lines and lines[0][:1].islower() and not head.endswith(_CLOSERS):
         head = f"{head} {lines.pop(0)}"
-    first = sentences(head)[0]
+    first = _sentences(head)[0]
     if first != head or not head.endswith(":") or not lines or len(head) > limit - 2:
         return clip(first, limit)
     line, joiner = head, " "
@@ -293,17 +332,32 @@ def tag(text: str) -> str:
 
 
 def _tags(kind: CardKind, stories: Sequence[Story]) -> tuple[str, ...]:
-    wanted = ["storydeck", f"kind::{kind.value}"]
+    return _with_kind(kind, _story_tags(stories))
+
+
+def _story_tags(stories: Sequence[Story]) -> dict[str, str]:
+    """The stories' own tags, by their case-folded names: Anki tags ignore case, and
+    each keeps its first spelling."""
+    wanted: list[str] = []
     for story in stories:
         wanted.append(f"level::{story.level or 'unleveled'}")
         wanted.extend(f"theme::{t}" for t in story.themes)
         wanted.append(f"story::{story.id}")
         wanted.extend(story.tags)
-    tags: dict[str, str] = {}  # Anki tags ignore case: keep the first spelling
+    tags: dict[str, str] = {}
     for name in map(tag, wanted):
         if name:
             tags.setdefault(name.casefold(), name)
-    return tuple(sorted(tags.values(), key=str.casefold))
+    return tags
+
+
+def _with_kind(kind: CardKind, story_tags: dict[str, str]) -> tuple[str, ...]:
+    """A card's tags, sorted: storydeck's and its kind's, and the stories' own (one
+    spelt like either of the first two in other case gives way to it)."""
+    tags = dict(story_tags)
+    for name in ("storydeck", f"kind::{kind.value}"):
+        tags[name.casefold()] = name
+    return tuple(name for _, name in sorted(tags.items()))  # by the case-folded names
 
 
 def story_questions(story: Story, config: Config) -> tuple[str, ...]:
@@ -375,10 +429,23 @@ class _Frame:
     """What every card of one story shares (deck, cue, common fields, tags), worked out
     once per story rather than once per card."""
 
-    __slots__ = ("_prefix", "_tags", "base", "config", "context", "deck", "story")
+    __slots__ = (
+        "_kinds",
+        "_prefix",
+        "_sources",
+        "_story_tags",
+        "_wheres",
+        "base",
+        "config",
+        "context",
+        "deck",
+        "stories",
+        "story",
+    )
 
     def __init__(self, story: Story, config: Config, root: str) -> None:
         self.story = story
+        self.stories = (story.id,)
         self.config = config
         self.deck = story_deck(story, config)
         self.context = _context(story, config)
@@ -388,17 +455,46 @@ class _Frame:
         self.base = {name: common[name] for name in ("Story", "Question", "Level", "Theme")}
         # Sources name files relative to the notes directory (see `_relative`).
         self._prefix = _source_prefix(root)
-        self._tags: dict[CardKind, tuple[str, ...]] = {}
+        self._sources: dict[str, str] = {}
+        self._story_tags = _story_tags([story])
+        self._kinds: dict[CardKind, _KindTags] = {}
+        self._wheres: dict[str, str] = {}
 
-    def tags(self, kind: CardKind) -> tuple[str, ...]:
-        found = self._tags.get(kind)
+    def kind_tags(self, kind: CardKind) -> _KindTags:
+        """The tags of the story's cards of `kind`."""
+        found = self._kinds.get(kind)
         if found is None:
-            found = self._tags[kind] = _tags(kind, [self.story])
+            tags = _with_kind(kind, self._story_tags)
+            found = self._kinds[kind] = _KindTags(kind.value, tags, " ".join(tags))
+        return found
+
+    def where(self, section: str) -> str:
+        """The cue above a metric card from `section`: the story's, then the section."""
+        found = self._wheres.get(section)
+        if found is None:
+            found = self._wheres[section] = self.context + _div("sd-where", section)
         return found
 
     def source(self, location: Location) -> str:
-        shown = _esc(location.at_line())
-        return shown.removeprefix(self._prefix) if self._prefix else shown
+        """The Source field of a card from `location`. Only `:` and digits follow the
+        file name, which neither escaping nor dropping the notes directory touches:
+        each file name is escaped and made relative once."""
+        shown = self._sources.get(location.path)
+        if shown is None:
+            shown = _esc(location.path)
+            shown = self._sources[location.path] = (
+                shown.removeprefix(self._prefix) if self._prefix else shown
+            )
+        return f"{shown}:{location.line}" if location.line else shown
+
+
+class _KindTags(NamedTuple):
+    """A card kind's name and the tags of a story's cards of that kind."""
+
+    value: str
+    tags: tuple[str, ...]
+    #: The tags as a card's fingerprint takes them.
+    text: str
 
 
 def _card(
@@ -416,28 +512,35 @@ def _card(
 ) -> Card:
     """A card of the story of `frame`; its context is the story's cue unless given."""
     base = frame.base
+    tags = frame.kind_tags(kind)
+    fields = {
+        "Front": front,
+        "Back": back,
+        "Detail": detail,
+        "Context": frame.context if context is None else context,
+        "Story": base["Story"],
+        "Question": base["Question"],
+        "Level": base["Level"],
+        "Theme": base["Theme"],
+        "Kind": tags.value,
+        "Source": frame.source(source),
+    }
+    # Every field by position, as `Card._copy` passes them: keywords take longer to
+    # pass, and a bank makes tens of thousands of cards.
     return Card(
-        kind=kind,
-        anchor=frame.story.id,
-        key=key,
-        deck=frame.deck,
-        tags=frame.tags(kind),
-        fields={
-            "Front": front,
-            "Back": back,
-            "Detail": detail,
-            "Context": frame.context if context is None else context,
-            "Story": base["Story"],
-            "Question": base["Question"],
-            "Level": base["Level"],
-            "Theme": base["Theme"],
-            "Kind": kind.value,
-            "Source": frame.source(source),
-        },
-        source=source,
-        stories=(frame.story.id,),
-        ordinal=ordinal,
-        count=count,
+        kind,
+        frame.story.id,
+        key,
+        frame.deck,
+        tags.tags,
+        fields,
+        source,
+        frame.stories,
+        ordinal,
+        count,
+        "",
+        _content_fingerprint(tags.value, fields, tags.text),
+        "",
     )
 
 
@@ -475,7 +578,7 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
 
     seen: set[str] = set()
     for section, text in _metric_sources(story):
-        for sentence in sentences(text.plain):
+        for sentence in _sentences(text.plain):
             if sentence in seen:
                 continue
             metrics = find_metrics(sentence)
@@ -484,14 +587,16 @@ def metric_sentences(story: Story) -> Iterator[MetricSentence]:
                 yield MetricSentence(section, sentence, metrics, text.location)
 
 
-def _metric_front(found: MetricSentence) -> tuple[str, str]:
+def _metric_front(found: MetricSentence, cloze: _Cloze) -> tuple[str, str]:
     """(cloze front, detail): a sentence too long for a phone screen shows only the
-    clauses that hold its quantities; the back's detail then has the whole sentence."""
-    from storydeck.metrics import Metric, Quantity, cloze
+    clauses that hold its quantities; the back's detail then has the whole sentence.
 
+    `cloze` is storydeck.metrics' (imported once per story, not once per card)."""
     text, metrics = found.sentence, found.metrics
     if len(text) <= FRONT_LIMIT:
         return cloze(text, metrics), ""
+    from storydeck.metrics import Metric, Quantity
+
     first = metrics[0].quantities[0].start
     last = metrics[-1].quantities[-1].end
     before = [m.end() for m in _CLAUSE.finditer(text, 0, first)]
@@ -507,8 +612,10 @@ def _metric_front(found: MetricSentence) -> tuple[str, str]:
 
 
 def _metric_cards(frame: _Frame) -> Iterator[Card]:
+    from storydeck.metrics import cloze
+
     for ordinal, found in enumerate(metric_sentences(frame.story), start=1):
-        front, detail = _metric_front(found)
+        front, detail = _metric_front(found, cloze)
         yield _card(
             CardKind.METRIC,
             frame,
@@ -518,7 +625,7 @@ def _metric_cards(frame: _Frame) -> Iterator[Card]:
             front=front,
             back=_esc("; ".join(m.value for m in found.metrics)),
             detail=detail,
-            context=frame.context + _div("sd-where", found.section),
+            context=frame.where(found.section),
             count=len(found.metrics),
         )
 
@@ -548,7 +655,7 @@ def _step_back(step: Step) -> tuple[str, str, str]:
         line = lead_line(step.detail.plain, DETAIL_LIMIT)
         return step.headline.html, line, f"{step.headline.plain} {line}".strip()
     whole = "\n".join(t.plain for t in (step.headline, step.detail) if t)
-    head = sentences(whole)[0]
+    head = _sentences(whole)[0]
     rest = whole[whole.index(head) + len(head) :]
     line = lead_line(rest, DETAIL_LIMIT)
     return _esc(clip(head, FRONT_LIMIT)), line, f"{head} {line}".strip()
@@ -693,7 +800,7 @@ def headline_result(story: Story) -> str:
 
     best, best_rank = "", -1
     for result in story.results:
-        for sentence in sentences(result.plain):
+        for sentence in _sentences(result.plain):
             metrics = find_metrics(sentence)
             rank = 2 if any(len(m.quantities) == 2 for m in metrics) else int(bool(metrics))
             if rank > best_rank:

@@ -27,9 +27,8 @@ Span rules, in short:
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -96,11 +95,10 @@ _START = r"(?<![\w.,/:\-\u2013#@'\u2019])"
 _MAGNITUDE = r"(?:\s?(?:thousand|million|billion|trillion)|[kmb](?:n|m)?)(?!\w)"
 _MARK = r"(?:\+(?![0-9])|-?ish(?!\w))"  # "250+", "40ish"
 
-_QUALIFIER_WORD = _words(
-    r"""less\s+than more\s+than fewer\s+than greater\s+than at\s+least at\s+most up\s+to
-    as\s+(?:many|much|few|little)\s+as under over below above within nearly almost about
-    around roughly approx(?:imately|\.)?"""
-)
+_QUALIFIER_WORDS = r"""less\s+than more\s+than fewer\s+than greater\s+than at\s+least at\s+most
+    up\s+to as\s+(?:many|much|few|little)\s+as under over below above within nearly almost
+    about around roughly approx(?:imately|\.)?"""
+_QUALIFIER_WORD = _words(_QUALIFIER_WORDS)
 _QUALIFIER = rf"{_QUALIFIER_WORD}\s+|[≈~≤≥]\s?|[<>](?=[0-9$€£])"
 
 # Rates: "per day", "/hour", "a month", "annually".
@@ -205,12 +203,34 @@ _LABELLED = rf"(?<!\w){_LABEL_WORD}\s*(?:#|no\.)?\s*[0-9][0-9.]*(?:{_DASH}[0-9]+
 _FOUND = rf"(?P<skip>{_CLOCK}|{_DATE}|{_LABELLED})|(?P<quantity>{_QUANTITY})"
 
 # Where a match of _FOUND may start, as a quick test in front of it: not inside a word
-# (every branch looks behind for that), and at a digit, a currency sign or a
-# qualifying symbol, or at up to four words (qualifier, month, label, currency code)
-# ended by a digit, a currency sign or "#". Most places in a sentence fail it at once.
-_MAY_START = r"(?<!\w)(?=[0-9$€£¥₹≈~≤≥<>]|(?>[^\W\d_]+\.?\s*){1,4}[0-9$€£¥₹#])"
+# (every branch looks behind for that), and
+# * at a digit, a currency sign or a qualifying symbol;
+# * at a word followed by a digit, a currency sign or "#" ("March 3", "Sev #2", "USD 5",
+#   "US$5", "about 5"), or by "no." and a digit ("Sev no. 2");
+# * at a qualifier followed by one of those, maybe after a currency code ("at least 5",
+#   "as many as USD 5"). The qualifiers are too many to try at every word: only words
+#   that begin with a letter one of them begins with are tried (each qualifier is
+#   written above from a plain letter on).
+# Most places in a sentence fail it at once. Only a qualifier is let look past the next
+# word: looking four words ahead from every word cost as much as the rest of the scan.
+_LEAD = r"(?>[^\W\d_]+\.?\s*)"  # a word, its full stop and the spaces after it
+_OPENER = r"[0-9$€£¥₹≈~≤≥<>]"
+_LEAD_END = r"[0-9$€£¥₹#]"
+_QUALIFIER_INITIALS = "".join(sorted({word[0] for word in _QUALIFIER_WORDS.split()}))
+_MAY_START = (
+    rf"(?<!\w)(?={_OPENER}"
+    rf"|{_LEAD}(?:{_LEAD_END}|no\.\s*[0-9])"
+    rf"|(?=[{_QUALIFIER_INITIALS}]){_QUALIFIER_WORD}\s*{_LEAD}?{_LEAD_END})"
+)
 
 _SCANNER = re.compile(rf"{_MAY_START}(?:{_FOUND})", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
+# Where the quick test of a match ends: the match starts there, or up to four words
+# before it (a qualifier of up to three words, then a currency code), with nothing
+# but full stops and spaces between them.
+_ANCHOR = re.compile(rf"{_OPENER}|{_LEAD_END}", re.IGNORECASE)
+# Up to four such words, read backwards from an anchor in the reversed text.
+_WORDS_BACKWARDS = re.compile(r"(?:[\s.]*[^\W\d_]+){0,4}", re.IGNORECASE)
 
 # From->to changes: "from A to B", "from A down to B", or "A → B".
 _ARROW = r"\s*(?:→|->|⟶|=>)\s*"
@@ -229,11 +249,31 @@ _LOOKBACK = 80
 # --------------------------------------------------------------------------
 
 
-def _scan(text: str) -> Iterator[Quantity]:
+def _scan(text: str) -> list[Quantity]:
     """Every single quantity in ``text``, in order, non-overlapping."""
-    for match in _SCANNER.finditer(text):
+    # Every quantity, date, clock time and labelled number has a digit in it. Most
+    # sentences of a story have none, and need no scan.
+    if _DIGIT.search(text) is None:
+        return []
+    # What `_SCANNER.finditer` finds, without trying the scanner at every place in the
+    # text: each search starts where the next match can start at the earliest, up to
+    # four words before the next anchor, and none starts after the last anchor. That
+    # skips most of a sentence; finding the anchors costs next to nothing.
+    found: list[Quantity] = []
+    backwards = text[::-1]
+    position = 0
+    while (anchor := _ANCHOR.search(text, position)) is not None:
+        behind = len(text) - anchor.start()  # where the text before it starts backwards
+        words = _WORDS_BACKWARDS.match(backwards, behind)
+        assert words is not None  # (it matches no word at all too)
+        start = anchor.start() - (words.end() - behind)
+        match = _SCANNER.search(text, max(start, position))
+        if match is None:
+            break
         if match.lastgroup == "quantity":
-            yield Quantity(match.start(), match.end(), match.group())
+            found.append(Quantity(match.start(), match.end(), match.group()))
+        position = match.end()
+    return found
 
 
 def _is_change(text: str, first: Quantity, second: Quantity) -> bool:
@@ -259,7 +299,7 @@ def _bare_start(text: str, after: int, quantity: Quantity) -> Quantity | None:
 @lru_cache(maxsize=16384)
 def find_metrics(text: str) -> tuple[Metric, ...]:
     """Measured quantities in one plain-text sentence or paragraph, in order, non-overlapping."""
-    quantities = list(_scan(text))
+    quantities = _scan(text)
     metrics: list[Metric] = []
     previous_end = 0
     index = 0
@@ -280,19 +320,27 @@ def find_metrics(text: str) -> tuple[Metric, ...]:
 # --------------------------------------------------------------------------
 # Cloze rendering.
 
-_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
-_BRACES_AND_COLONS = str.maketrans({"{": "&#123;", "}": "&#125;", ":": "&#58;"})
+# Escaping is a chain of replacements, not `html.escape` and `str.translate`: a
+# replacement finds nothing to do in most texts at once, where translating with a table
+# that maps one character to several looks each character up. No replacement text holds
+# a character a later one replaces, so the chain gives what the table would.
 
 
 def _escape_outside(text: str) -> str:
     """HTML-escape text between clozes; braces become entities so no "{{"/"}}" survives."""
-    return html.escape(text, quote=False).translate(_BRACES)
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+    )
 
 
 def _escape_inside(text: str) -> str:
     """HTML-escape a clozed quantity; braces and colons become entities so no
     "}}" or "::" can end the deletion or start a hint early."""
-    return html.escape(text, quote=False).translate(_BRACES_AND_COLONS)
+    return _escape_outside(text).replace(":", "&#58;")
 
 
 def cloze(text: str, metrics: Sequence[Metric]) -> str:
