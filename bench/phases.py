@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     from storydeck import build as build_module
     from storydeck.cache import LockSnapshot, ParseCache, cache_file
     from storydeck.cards import FIELDS, build_cards
-    from storydeck.carry import CarryFile, hollow, outcomes
+    from storydeck.carry import CarryFile, outcomes
     from storydeck.identity import Lock, identify, lock_file_digest, read_lock
     from storydeck.notes import display_path, read_notes
     from storydeck.package import Staged, planned_packages, stage_packages
@@ -53,11 +53,11 @@ def main(argv: list[str]) -> int:
     lap("imports")
     with build_module._no_collections():
         project = build_module.open_project([notes_dir])
-        cache = ParseCache.for_notes(notes_dir, project.config)
+        cache = ParseCache.for_notes(notes_dir, project.config, hollow=True)
         carry = CarryFile.for_notes(notes_dir, cache.key)
         lap("config + cache load")
         kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
-        notes = read_notes([notes_dir], project.config, cache=cache, carry=kept)
+        notes = read_notes([notes_dir], project.config, cache=cache, carry=kept, hollow=True)
         carried = build_module._carried(notes)
         lap(f"read + parse ({cache.misses} parsed, {len(carried.stories)} carried)")
         cache.save()
@@ -107,9 +107,8 @@ def main(argv: list[str]) -> int:
             staged.commit()
             staged_lock.commit()
         lap("commit packages and lock")
-        stories = tuple(map(hollow, notes.stories))
         kept_now = outcomes(
-            notes.sources, stories, notes.story_answers, identified.cards, identified.mods
+            notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
         )
         if not carry.holds(digests[0], notes.sources):
             carry.save(digests[0], kept_now)

@@ -319,7 +319,9 @@ def _parse_results() -> list[Parsed]:
     paths = sorted((REPO / "tests" / "fixtures" / "parse").glob("*.md"))
     paths += sorted((REPO / "source_notes").rglob("*.md"))
     return [
-        storydeck.notes._parse(path.read_text(encoding="utf-8"), str(path), (config, str(REPO)))
+        storydeck.notes._parse(
+            path.read_text(encoding="utf-8"), str(path), (config, str(REPO), False)
+        )
         for path in paths
     ]
 

@@ -4,6 +4,7 @@ only when it is already what the build would write, and `--help` stays light."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import storydeck.notes
 from conftest import EPOCH, REPO, SEEDS
 from storydeck.build import analyse, open_project
 from storydeck.cache import ParseCache
+from storydeck.carry import hollow
 from storydeck.config import default_config
 from storydeck.notes import EarlyParser, display_path, read_notes
 from storydeck.package import (
@@ -73,6 +75,29 @@ def test_parallel_parsing_gives_what_serial_parsing_gives(
     cache = ParseCache.for_notes(notes, config)
     assert read_notes([notes], config, cache=cache, jobs=2) == serial
     assert cache.misses == 0
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_build_reads_stories_hollow_and_all_else_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """What a build reads (`hollow`): each story as carried ones are, the same cards,
+    answers and diagnostics; and the cache of such reads holds no more."""
+    notes = _bank(tmp_path)
+    config = default_config()
+    monkeypatch.setattr(storydeck.notes, "PARALLEL_MIN", 1)
+    full = read_notes([notes], config, jobs=jobs)
+    cache = ParseCache.for_notes(notes, config, hollow=True)
+    hollowed = read_notes([notes], config, cache=cache, jobs=jobs, hollow=True)
+    assert hollowed.stories == tuple(map(hollow, full.stories))
+    assert any(story.situation for story in full.stories)
+    assert dataclasses.replace(hollowed, stories=full.stories) == full
+    cache.save()
+    again = ParseCache.for_notes(notes, config, hollow=True)
+    assert read_notes([notes], config, cache=again, hollow=True) == hollowed
+    assert again.misses == 0
+    # a cache of full reads is another cache
+    assert ParseCache.for_notes(notes, config).entries == 0
 
 
 def _spy_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from storydeck.cache import LockSnapshot, ParseCache, cache_file
 from storydeck.cards import FIELDS, Card, build_cards
-from storydeck.carry import Carried, CarryFile, StaleCarry, hollow, outcomes
+from storydeck.carry import Carried, CarryFile, StaleCarry, outcomes
 from storydeck.config import Config, load_config
 from storydeck.errors import InputErrors
 from storydeck.identity import (
@@ -87,6 +87,7 @@ def analyse(
     snapshot: LockSnapshot | None = None,
     carry: CarryFile | None = None,
     early: EarlyParser | None = None,
+    hollow: bool = False,
 ) -> Analysis:
     """Read, parse, make cards and match them to the lock. Raises InputErrors on errors.
 
@@ -95,7 +96,8 @@ def analyse(
     `carry` of the last build, when the lockfile is as that build left it, notes
     whose text has not changed are carried over (see carry.py): their cards are
     not among the analysis's cards, and StaleCarry may be raised. An `early` parser
-    (see notes.py) parses a few changed notes.
+    (see notes.py) parses a few changed notes. With `hollow`, the stories are as
+    carried ones are (see carry.hollow): a build reads no more of them.
     """
     from storydeck.templates import note_type_fingerprints
 
@@ -104,7 +106,13 @@ def analyse(
     raw_lock = read_lock_bytes(project.lock_path)
     kept = carry.usable(lock_bytes_digest(raw_lock)) if carry is not None else None
     notes = read_notes(
-        list(project.paths), project.config, progress, cache=cache, carry=kept, early=early
+        list(project.paths),
+        project.config,
+        progress,
+        cache=cache,
+        carry=kept,
+        early=early,
+        hollow=hollow,
     )
     if notes.errors:
         raise InputErrors(notes.diagnostics)
@@ -255,14 +263,16 @@ def _build(
     remove_stale_temps(out_dir, "*.apkg")
     if project.root is not None:
         remove_stale_temps(project.root, LOCK_NAME)
-    cache = ParseCache.for_notes(project.root, project.config) if project.root else None
+    cache = (
+        ParseCache.for_notes(project.root, project.config, hollow=True) if project.root else None
+    )
     early = None
     if cache is not None and cache.entries >= OVERLAP_MIN and project.root is not None:
         # A large bank's build after another: most notes come from the caches, a few
         # changed ones are parsed by a worker that loads the parser meanwhile (a first
         # build parses every note in workers of its own; a small bank's few notes are
         # read before a worker would have started).
-        early = EarlyParser.start(project.config, display_path(project.root))
+        early = EarlyParser.start(project.config, display_path(project.root), hollow=True)
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
     carried = None
@@ -279,14 +289,11 @@ def _build(
             snapshot=snapshot,
             carry=carried,
             early=early,
+            hollow=True,
         )
     finally:
         if early is not None:
             early.close()
-    # The cards are made: of each story, keep only what the rest of the build reads
-    # (a large bank's stories are a good part of its memory).
-    stories = tuple(map(hollow, analysis.notes.stories))
-    analysis = replace(analysis, notes=replace(analysis.notes, stories=stories))
     identified = analysis.identified
     notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
     lock_path, lock = project.lock_path, identified.lock

@@ -230,9 +230,11 @@ class ParseCache:
         self.misses = 0
 
     @classmethod
-    def for_notes(cls, root: Path, config: Config) -> ParseCache:
-        """The cache of the notes directory `root` (resolved, so any spelling finds it)."""
-        return cls(cache_file(root, "parse", ".pickle"), f"{code_key()}:{config_key(config)}")
+    def for_notes(cls, root: Path, config: Config, *, hollow: bool = False) -> ParseCache:
+        """The cache of the notes directory `root` (resolved, so any spelling finds it),
+        of results read `hollow` or not (see notes.read_notes)."""
+        key = f"{code_key()}:{config_key(config)}{':hollow' if hollow else ''}"
+        return cls(cache_file(root, "parse", ".pickle"), key)
 
     def _load(self) -> dict[str, tuple[str, bytes]]:
         assert self.path is not None

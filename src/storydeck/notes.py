@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
 from storydeck.cards import Card
-from storydeck.carry import CarriedFile, CarriedNote, NoteSource, unpack_file
+from storydeck.carry import CarriedFile, CarriedNote, NoteSource, hollow, unpack_file
 from storydeck.config import CONFIG_NAME, Config
 from storydeck.errors import NotesError
 from storydeck.model import Diagnostic, Location, Severity, Story
@@ -229,6 +229,7 @@ def read_notes(
     jobs: int | None = None,
     carry: Mapping[str, tuple[str, bytes]] | None = None,
     early: EarlyParser | None = None,
+    hollow: bool = False,
 ) -> Notes:
     """Every story under `paths`. Errors are collected, not raised, except a missing path.
 
@@ -239,7 +240,9 @@ def read_notes(
     note whose text is still that digest is carried over: its stories come back
     hollow, with their notes of the last build instead of their cards. An `early`
     parser started with the same config and root parses a few changed notes (its
-    caller closes it).
+    caller closes it). With `hollow`, every story comes back as a carried one does
+    (see carry.hollow: what a build reads of it once its cards are made), and so is
+    it packed for the cache: a build sends and keeps less.
     """
     files, diagnostics = find_note_files(paths, config)
     root = notes_root(paths)
@@ -300,7 +303,7 @@ def read_notes(
 
     parsed = _parse_many(
         [(shown, text) for _, shown, text, _ in todo],
-        (config, shown_root),
+        (config, shown_root, hollow),
         jobs,
         progress,
         cache is not None,
@@ -313,7 +316,7 @@ def read_notes(
         todo += damaged
         parsed += _parse_many(
             [(shown, text) for _, shown, text, _ in damaged],
-            (config, shown_root),
+            (config, shown_root, hollow),
             1,
             progress,
             cache is not None,
@@ -370,7 +373,7 @@ _PENDING: Parsed = ((), (), (), ())
 
 def _parse_many(
     notes: Sequence[tuple[str, str]],
-    setting: tuple[Config, str],
+    setting: Setting,
     jobs: int | None,
     progress: Progress | None,
     packed: bool,
@@ -478,11 +481,12 @@ class EarlyParser:
     lets it go. Only where processes fork (Linux): elsewhere `start` gives None.
     """
 
-    def __init__(self, setting: tuple[Config, str]) -> None:
+    def __init__(self, setting: Setting) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        #: The config and the notes directory as paths show it, as `_parse` takes them.
+        #: The config, the notes directory as paths show it and whether stories come
+        #: back hollow, as `_parse` takes them.
         self.setting = setting
         self._pool = ProcessPoolExecutor(
             1,
@@ -493,11 +497,11 @@ class EarlyParser:
         self._pool.submit(_load_parser)  # the worker starts, and loads the parser
 
     @classmethod
-    def start(cls, config: Config, root: str) -> EarlyParser | None:
+    def start(cls, config: Config, root: str, *, hollow: bool = False) -> EarlyParser | None:
         if sys.platform != "linux":
             return None
         try:
-            return cls((config, root))
+            return cls((config, root, hollow))
         except OSError:  # no process to be had: parsing happens in the build's own
             return None
 
@@ -531,10 +535,14 @@ def _load_parser() -> None:
 OVERLAP_MIN = 256
 
 
-_WORKER_SETTING: list[tuple[Config, str]] = []
+#: What `_parse` is told besides a note: the config, the notes directory as paths show
+#: it, and whether stories come back hollow.
+Setting = tuple[Config, str, bool]
+
+_WORKER_SETTING: list[Setting] = []
 
 
-def _init_worker(setting: tuple[Config, str]) -> None:
+def _init_worker(setting: Setting) -> None:
     _WORKER_SETTING[:] = [setting]
     # Parsing makes no reference cycles (a note's tokens, stories and cards are a tree
     # freed as soon as they are packed), so the collector is not left to walk them as
@@ -549,23 +557,24 @@ def _parse_chunk(notes: Sequence[tuple[str, str]]) -> list[bytes]:
     return packed
 
 
-def _parse(text: str, shown: str, setting: tuple[Config, str]) -> Parsed:
+def _parse(text: str, shown: str, setting: Setting) -> Parsed:
     """One note's stories and diagnostics, and each story's own cards (pure, cacheable).
 
-    `setting` is the config and the notes directory as paths show it (cards name
-    their source relative to it).
+    `setting` is the config, the notes directory as paths show it (cards name their
+    source relative to it) and whether the stories come back hollow.
     """
     from storydeck.cards import story_answer, story_cards
     from storydeck.identity import propose_guids
     from storydeck.parse import parse_text
 
-    config, root = setting
+    config, root, hollowed = setting
     result = parse_text(text, shown, config)
     cards = tuple(tuple(story_cards(story, config, root)) for story in result.stories)
     for made in cards:
         propose_guids(made)
     answers = tuple(story_answer(story) for story in result.stories)
-    return result.stories, result.diagnostics, cards, answers
+    stories = tuple(map(hollow, result.stories)) if hollowed else result.stories
+    return stories, result.diagnostics, cards, answers
 
 
 def _duplicate_ids(stories: Sequence[Story]) -> Iterator[Diagnostic]:
