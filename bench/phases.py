@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     from storydeck.carry import CarryFile, outcomes
     from storydeck.identity import Lock, identify, lock_file_digest, read_lock
     from storydeck.notes import display_path, read_notes
-    from storydeck.package import Staged, planned_packages, stage_packages
+    from storydeck.package import Staged, planned_packages, prepare_constants, stage_packages
     from storydeck.templates import note_type_fingerprints
 
     lap("imports")
@@ -55,6 +55,9 @@ def main(argv: list[str]) -> int:
         project = build_module.open_project([notes_dir])
         cache = ParseCache.for_notes(notes_dir, project.config, hollow=True)
         carry = CarryFile.for_notes(notes_dir, cache.key)
+        store = cache_file(notes_dir, "rows", ".sqlite")
+        if store is None or not store.exists():
+            prepare_constants()
         lap("config + cache load")
         kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
         notes = read_notes([notes_dir], project.config, cache=cache, carry=kept, hollow=True)
@@ -84,7 +87,6 @@ def main(argv: list[str]) -> int:
         )
         lap("identify")
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
-        store = cache_file(notes_dir, "rows", ".sqlite")
         lock_now, lock_path = identified.lock, project.lock_path
         assert lock_path is not None
         digests: list[bytes] = []

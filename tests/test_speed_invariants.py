@@ -368,6 +368,34 @@ def test_the_writer_writes_the_rows_genanki_writes(tmp_path: Path) -> None:
             assert _rows(ours) == _rows(_genanki_database(groups[name], EPOCH)), name
 
 
+def test_a_first_build_loads_genanki_while_it_parses(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new row store has no writer constants: they are worked out in a thread of their
+    own, started before the notes are read; a store that has them is not asked again."""
+    import threading
+
+    import storydeck.package
+
+    asked: list[str] = []
+    of_genanki = storydeck.package._Constants.of_genanki
+
+    def spy() -> Any:
+        asked.append(threading.current_thread().name)
+        return of_genanki()
+
+    monkeypatch.setattr(storydeck.package._Constants, "of_genanki", spy)
+    notes, decks = tmp_path / "notes", tmp_path / "decks"
+    notes.mkdir()
+    outage().write(notes)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    assert asked == ["storydeck-constants"]
+    assert storydeck.package._EARLY_CONSTANTS == []  # taken by the build
+    refactor().write(notes)
+    assert cli("build", notes, "-o", decks).exit_code == 0
+    assert asked == ["storydeck-constants"]
+
+
 # --- skipping packages that are already built ---------------------------------------------
 
 

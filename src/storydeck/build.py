@@ -257,7 +257,13 @@ def stage_lockfile(
 def _build(
     project: Project, out_dir: Path, *, now: int | None, progress: Progress | None, carry: bool
 ) -> BuildReport:
-    from storydeck.package import Staged, planned_packages, remove_stale_temps, stage_packages
+    from storydeck.package import (
+        Staged,
+        planned_packages,
+        prepare_constants,
+        remove_stale_temps,
+        stage_packages,
+    )
 
     # What a build killed half-way left behind: its files were never renamed into place.
     remove_stale_temps(out_dir, "*.apkg")
@@ -274,6 +280,9 @@ def _build(
         # read before a worker would have started).
         early = EarlyParser.start(project.config, display_path(project.root), hollow=True)
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
+    if rows is None or not rows.exists():
+        # A new row store has no writer constants: genanki is loaded meanwhile.
+        prepare_constants()
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
     carried = None
     if cache is not None and project.root is not None:
@@ -327,16 +336,18 @@ def _build(
         def stage_lock() -> None:
             if lock_path is not None:
                 lock_written.append(stage_lockfile(staged_lock, lock_path, lock, snapshot))
+                lock_hash = lock_written[0][1]
+                # Kept before the lockfile is in place, like its snapshot: outcomes that
+                # go with a lockfile a stopped build never renamed into place are never
+                # used (see CarryFile.usable).
+                if carried is not None and not carried.holds(lock_hash, notes.sources):
+                    carried.save(lock_hash, kept)
 
         # The lockfile is made while the packages are written, and renamed into place
         # after them: a build stopped in between leaves the lock of the decks before.
         stage_packages(staged, out_dir, packages, meanwhile=stage_lock)
         staged.commit()
         staged_lock.commit()
-    if carried is not None and lock_written:
-        lock_hash = lock_written[0][1]
-        if not carried.holds(lock_hash, notes.sources):
-            carried.save(lock_hash, kept)
     files = [(out_dir / p.name, p.notes, p.write is not None) for p in packages]
     written = bool(lock_written) and lock_written[0][0]
     return BuildReport(analysis, tuple(files), written, kinds)

@@ -39,6 +39,8 @@ from storydeck.rowstore import Row, RowStore
 from storydeck.templates import NoteType, note_types
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import genanki
 
 #: Every zip entry is dated this way so identical input gives identical bytes.
@@ -335,10 +337,38 @@ def _constants(store: RowStore | None) -> _Constants:
                 return _Constants.of_text(kept)
             except (ValueError, TypeError, KeyError):  # not ours after all: made again
                 pass
-    constants = _Constants.of_genanki()
+    early = _EARLY_CONSTANTS.pop() if _EARLY_CONSTANTS else None
+    if early is not None and early[0] == name:
+        constants = early[1].result()
+    else:
+        constants = _Constants.of_genanki()
     if store is not None:
         store.put_meta(name, constants.to_text())
     return constants
+
+
+#: The constants being worked out from genanki ahead of need (see `prepare_constants`),
+#: under the name the row store keeps them by.
+_EARLY_CONSTANTS: list[tuple[str, Future[_Constants]]] = []
+
+
+def prepare_constants() -> None:
+    """Start working out the writer's constants from genanki in a thread of their own,
+    for a build whose row store is new (so does not have them): loading genanki then
+    happens while the notes are parsed, not after. The next package plan takes them."""
+    if not _EARLY_CONSTANTS:
+        from concurrent.futures import Future
+
+        future: Future[_Constants] = Future()
+
+        def work() -> None:
+            try:
+                future.set_result(_Constants.of_genanki())
+            except BaseException as exc:  # told to whoever takes them
+                future.set_exception(exc)
+
+        _EARLY_CONSTANTS.append(("writer " + _note_types_key(), future))
+        threading.Thread(target=work, name="storydeck-constants", daemon=True).start()
 
 
 def _models() -> dict[bool, tuple[genanki.Model, _CardRule]]:
