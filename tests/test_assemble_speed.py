@@ -1,13 +1,14 @@
-"""Property tests: where the HTML and plain-text helpers take a shortcut, they give
-what the plain computation gives.
+"""Property tests: where the assembler and the HTML and plain-text helpers take a
+shortcut, they give what the plain computation gives.
 
 Each shortcut is compared with the straightforward way of working out the same value,
-written out here (markdown-it's own renderer, the text joined and split), over
-generated notes made of the blocks and inline markup notes are made of.
+written out here (markdown-it's own renderer, the text joined and split, the Token
+copied), over generated notes made of the blocks and inline markup notes are made of.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,9 +18,26 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it.token import Token
 
+from storydeck.config import default_config
+from storydeck.errors import NotesError
+from storydeck.model import Location, Step, Text
+from storydeck.parse import _front_matter, vocabulary
+from storydeck.parse import assemble as assemble_module
 from storydeck.parse import blocks as blocks_module
+from storydeck.parse.assemble import (
+    _DASH_SPLIT,
+    _SENTENCE_END,
+    Assembler,
+    _bold_lead,
+    _head,
+    _is_lead_in,
+    _join_text,
+    _shows_text,
+    _with_content,
+)
 from storydeck.parse.blocks import (
     ITEM,
+    PARAGRAPH,
     Block,
     _html,
     _single_spaced,
@@ -31,7 +49,11 @@ from storydeck.parse.blocks import (
     stock_markdown,
     to_blocks,
 )
-from test_parse_properties import note
+from storydeck.parse.labels import strip_markup
+from storydeck.parse.stories import StoryFinder
+from test_parse_properties import HTML_CONFIG, note
+
+CONFIG = default_config()
 
 # --- generated markdown -----------------------------------------------------------------
 
@@ -302,3 +324,285 @@ def test_no_space_but_the_space_is_printable() -> None:
         if chr(point).isspace() and chr(point).isprintable() and point != 0x20
     ]
     assert printable == []
+
+
+# --- the assembler ----------------------------------------------------------------------
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from([*_BITS, "?", ":", "？", "：", "<summary>", "⭐"]), max_size=12))
+def test_reducing_a_line_makes_no_colon_or_question_mark(pieces: list[str]) -> None:
+    """What `_is_lead_in` and `_question_of` rest on: a line without a colon (question
+    mark) is not reduced to find one at its end."""
+    text = "".join(pieces)
+    words = strip_markup(text)
+    assert ":" not in words or ":" in text
+    assert "?" not in words or "?" in text
+    stripped = text.strip()
+    assert _is_lead_in(text) == (strip_markup(stripped).endswith(":") and "\n" not in stripped)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(markdown_note(), note()), st.booleans())
+@example("<b></b>\n\n**x** <b>\n\n![ ](i.png)\n\n` `\n", True)
+def test_a_text_is_seen_without_working_it_out(source: str, allow_html: bool) -> None:
+    for children in _inline_runs(markdown(allow_html).parse(source)):
+        assert _shows_text(children) == bool(_plain_inline(children))
+
+
+def _first_bold_lead(inline: Token | None) -> tuple[str, list[Token]] | None:
+    """`_bold_lead` as first written: the children copied and trimmed, the rest's first
+    token copied through `Token.copy`."""
+    if inline is None or not inline.children:
+        return None
+    children = list(inline.children)
+    while children and children[0].type == "text" and not children[0].content.strip():
+        children.pop(0)
+    if not children or children[0].type not in {"strong_open", "em_open"}:
+        return None
+    depth = 0
+    close = -1
+    for index, tok in enumerate(children):
+        depth += tok.nesting
+        if depth == 0:
+            close = index
+            break
+    if close < 0:
+        return None
+    lead = _plain_inline(children[1:close]).strip().rstrip(":").strip()
+    rest = list(children[close + 1 :])
+    if not rest:
+        return lead, []
+    first = rest[0]
+    if first.type == "text":
+        match = re.match(r"^\s*(?:[:—–]|--|-(?=\s))\s*", first.content)
+        if not match and not first.content.startswith(":"):
+            return lead, []
+        if match:
+            rest[0] = first.copy(content=first.content[match.end() :])
+    return lead, rest
+
+
+def _first_head(entry: Block) -> Block | None:
+    if entry.kind == PARAGRAPH:
+        return entry
+    if entry.kind == ITEM and entry.children and entry.children[0].kind == PARAGRAPH:
+        first = entry.children[0]
+        return first if _plain_block(first) else None
+    return None
+
+
+class _FirstAssembler(Assembler):
+    """The assembler with the methods it takes shortcuts in as first written: every
+    text's plain text and HTML worked out in full (through markdown-it's renderer),
+    every question asked of every line."""
+
+    def _text(self, blocks: Sequence[Block]) -> Text | None:
+        shown = [b for b in blocks if _plain_block(b)]
+        if not shown:
+            return None
+        plain = "\n".join(p for p in map(_plain_block, shown) if p)
+        return Text(plain, _stock_render_blocks(shown, self.md), self._at(shown[0]))
+
+    def _split_step(self, head: Block, more: Sequence[Block]) -> Step:
+        at = self._at(head)
+        extra = self._text(more)
+        lead = _first_bold_lead(head.inline)
+        if lead is not None and lead[1]:
+            headline, rest = lead
+            rest_text = Text(_plain_inline(rest), _stock_render_tokens(rest, self.md), at)
+            return Step(self._plain_text(headline, at), _join_text(rest_text, extra, at))
+        plain = _plain_inline(head.inline.children if head.inline else None)
+        for pattern in (_DASH_SPLIT, assemble_module._COLON_SPLIT):
+            match = pattern.match(plain)
+            if match and len(match.group("head").split()) <= 10:
+                return Step(
+                    self._plain_text(match.group("head").strip(), at),
+                    _join_text(self._plain_text(match.group("rest").strip(), at), extra, at),
+                )
+        parts = _SENTENCE_END.split(plain, maxsplit=1)
+        sentence = parts[0]
+        after = parts[1] if len(parts) > 1 else ""
+        if not after and lead is None:
+            whole = self._text([head])
+            assert whole is not None
+            return Step(whole, extra or Text("", "", at))
+        return Step(
+            self._plain_text(sentence.strip(), at),
+            _join_text(self._plain_text(after.strip(), at) if after else None, extra, at),
+        )
+
+    def _question_of(self, entry: Block) -> tuple[Text, list[Block]] | None:
+        at = self._at(entry)
+        if entry.kind == "heading":
+            return self._plain_text(assemble_module._question_text(entry.text), at), []
+        head = (
+            _first_head(entry) if entry.kind == ITEM else entry if entry.kind == PARAGRAPH else None
+        )
+        if head is None or head.inline is None:
+            return None
+        qa_prefix, question_text = assemble_module._QA_PREFIX, assemble_module._question_text
+        source = head.text
+        first, _, more = source.partition("\n")
+        split = assemble_module._A_SPLIT.split(source, maxsplit=1)
+        if len(split) == 2 and qa_prefix.match(split[0]):
+            question, answer_src = split
+            return self._plain_text(question_text(question), at), self._parse(answer_src, head)
+        lead = _first_bold_lead(head.inline)
+        first_plain = strip_markup(first)
+        if (
+            qa_prefix.match(first)
+            or first_plain.endswith("?")
+            or (lead is not None and not lead[1] and "\n" not in source.strip())
+        ):
+            answer = self._parse(more, head) if more.strip() else []
+            if not answer and "?" in first_plain and not first_plain.endswith("?"):
+                q, _, a = first_plain.partition("?")
+                return self._plain_text(question_text(q + "?"), at), self._parse(a, head)
+            if entry.kind == ITEM:
+                answer += entry.children[1:]
+            return self._plain_text(question_text(first), at), answer
+        return None
+
+    def _theme_id(self, name: str) -> str | None:
+        return self._find_theme(name)
+
+
+#: The parts of a story whose text the assembler reads: action steps in every shape,
+#: results with lead-ins, follow-ups asked in every way.
+_STORY_FORMS = [
+    "## Situation\n{a}\n",
+    "## Task\n{a}\n\n{b}\n",
+    "## Action\n1. {a}\n2. {b}\n   - {c}\n",
+    "## Action\n- {a}\n\n- {b}\n",
+    "## Action\n{a}\n- {b}\n- {c}\n",
+    "## Action\n### {a}\n{b}\n",
+    "## Result\n- {a}\n- Lessons learned:\n  - {b}\n",
+    "## Result\n{a}:\n- {b}\n- {c}\n",
+    "## Lessons\n- {a}\n- {b}\n",
+    "## Follow-ups\n### {a}?\n{b}\n",
+    "## Follow-ups\n**Q:** {a}? **A:** {b}\n",
+    "## Follow-ups\nQ: {a}\nA: {b}\n",
+    "## Follow-ups\n- {a}?\n  - {b}\n",
+    "## Follow-ups\n**{a}**\n\n{b}\n",
+    "## Follow-ups\n1. {a}? {b}\n",
+    "## Follow-ups\n{a}? {b}\n{c}\n",
+]
+
+
+#: Lines that ask, answer or lead in, in the ways follow-ups and results do.
+_ASKING = st.sampled_from(
+    [
+        "Why?",
+        "**Why?**",
+        "Why? Because.",
+        "Q: why not",
+        "Question 2) how",
+        "**Q:** what? **A:** that",
+        "Q: why? A: so",
+        "A: because",
+        "**Asked**",
+        "**Asked:**",
+        "**Asked** — answered",
+        "Looking back:",
+        "",
+    ]
+)
+
+
+@st.composite
+def story_note(draw: st.DrawFn) -> str:
+    lines = st.one_of(_LINE, _LEAD_LINE, _ASKING, _ASKING)
+    forms = draw(st.lists(st.sampled_from(_STORY_FORMS), min_size=1, max_size=6))
+    head = draw(st.sampled_from(["", "---\nthemes: [conflict, Leadership, made up]\n---\n"]))
+    # A Situation first: the sections after it make a story with it.
+    return head + "\n".join(
+        form.format(a=draw(lines), b=draw(lines), c=draw(lines))
+        for form in [_STORY_FORMS[0], *forms]
+    )
+
+
+def _assemble(source: str, config: Any, assembler: type[Assembler]) -> list[Any]:
+    md = markdown(config.allow_html)
+    tokens = md.parse(source)
+    try:
+        front = _front_matter(tokens, source, "n.md")
+    except NotesError:  # front matter never closed: no stories either way
+        return []
+    findings = StoryFinder(vocabulary(config), md).run(to_blocks(tokens))
+    diagnostics: list[Any] = []
+    made = assembler(
+        vocab=vocabulary(config), md=md, path="n.md", stem="n", front=front, diagnostics=diagnostics
+    ).stories(findings.stories)
+    return [made, diagnostics]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(story_note(), note()), st.booleans())
+@example("## Action\n- **Lead** — a & b\n- **Opened** a bridge\n\n## Result\n- x\n", False)
+@example("## Follow-ups\n- **Q1:** why? **A:** because\n- **Asked** \n", False)
+@example("## Situation\nx\n\n## Follow-ups\nQ: why not\n", False)
+def test_the_assembler_gives_what_working_everything_out_in_full_gives(
+    source: str, allow_html: bool
+) -> None:
+    config = HTML_CONFIG if allow_html else CONFIG
+    assert _assemble(source, config, Assembler) == _assemble(source, config, _FirstAssembler)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(markdown_note(), story_note()))
+def test_bold_leads_and_heads_are_found_as_before(source: str) -> None:
+    for block in (inner for top in to_blocks(markdown().parse(source)) for inner in top.walk()):
+        assert _head(block) is _first_head(block)
+        if block.inline is not None:
+            assert _bold_lead(block.inline) == _first_bold_lead(block.inline)
+
+
+def test_a_token_with_other_content_is_its_copy() -> None:
+    token = Token(
+        "text",
+        "t",
+        1,
+        attrs={"a": "b"},
+        map=[1, 2],
+        level=3,
+        children=[Token("x", "", 0)],
+        content="old",
+        markup="**",
+        info="i",
+        meta={"m": 1},
+        block=True,
+        hidden=True,
+    )
+    assert assemble_module._TOKEN_IN_ORDER  # this markdown-it's Token: the quick copy
+    assert _with_content(token, "new") == token.copy(content="new")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BITS) | st.characters(), max_size=12).map("".join))
+@example("a > b")
+@example("a < b")
+@example("a & b")
+@example('"a"')
+def test_a_plain_text_is_escaped_as_html_escapes_it(plain: str) -> None:
+    assembler = _assembler()
+    at = Location("n.md", 1)
+    assert assembler._plain_text(plain, at) == Text(plain, html.escape(plain, quote=False), at)
+
+
+def _assembler() -> Assembler:
+    return Assembler(
+        vocab=vocabulary(CONFIG),
+        md=markdown(),
+        path="n.md",
+        stem="n",
+        front=_front_matter([], "", "n.md"),
+        diagnostics=[],
+    )
+
+
+def test_a_theme_is_looked_up_once_per_config() -> None:
+    assembler = _assembler()
+    names = ["conflict", "Conflict", " leadership ", "production incidents", "nope", ""]
+    assert [assembler._theme_id(n) for n in names] == [assembler._find_theme(n) for n in names]
+    assert [assembler._theme_id(n) for n in names] == [assembler._find_theme(n) for n in names]
