@@ -15,7 +15,8 @@ from types import MethodType
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markdown_it.common.utils import isMdAsciiPunct, isPunctChar, isWhiteSpace
+from markdown_it.common.utils import escapeHtml, isMdAsciiPunct, isPunctChar, isWhiteSpace
+from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore, normalize, text_join
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -418,6 +419,8 @@ def inline_plain(children: Sequence[Token] | None) -> str:
     """Plain text of inline tokens: markup dropped, line breaks as spaces."""
     if not children:
         return ""
+    if len(children) == 1 and children[0].type == "text":
+        return _single_spaced(children[0].content)  # most lines of a note: one plain text
     out: list[str] = []
     for tok in children:
         if tok.type in {"text", "code_inline", "html_inline"}:
@@ -426,7 +429,19 @@ def inline_plain(children: Sequence[Token] | None) -> str:
             out.append(" ")
         elif tok.type == "image":
             out.append(inline_plain(tok.children))
-    return " ".join("".join(out).split())
+    return _single_spaced("".join(out))
+
+
+def _single_spaced(text: str) -> str:
+    """`" ".join(text.split())`: runs of space made one, none at either end.
+
+    Most text already is so, and is seen to be without splitting it into words: every
+    space character but the plain space is unprintable, so a printable text with no
+    two spaces in a row and none at its ends has nothing to fold.
+    """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def block_plain(block: Block) -> str:
@@ -450,7 +465,10 @@ def _block_plain(block: Block) -> str:
         return " | ".join(c for c in cells if c)
     if block.kind == HTML:
         return block.content.strip()
-    return "\n".join(p for p in (block_plain(c) for c in block.children) if p)
+    children = block.children
+    if len(children) == 1:
+        return block_plain(children[0])  # a list item holding one paragraph, mostly
+    return "\n".join([p for p in map(block_plain, children) if p])
 
 
 @dataclass(slots=True, eq=False)
@@ -488,18 +506,27 @@ def table_rows(table: Block) -> list[TableRow]:
 
 
 def blocks_plain(blocks: Sequence[Block]) -> str:
-    return "\n".join(p for p in (block_plain(b) for b in blocks) if p)
+    return "\n".join([p for p in map(block_plain, blocks) if p])
 
 
 def render_blocks(blocks: Sequence[Block], md: MarkdownIt) -> str:
     """HTML of blocks, rendered from their tokens. A lone item renders as its content."""
+    html = _html(md)
+    if html is not None and len(blocks) == 1:
+        made = html.lone(blocks[0])
+        if made is not None:
+            return made
     tokens: list[Token] = []
     for block in blocks:
         if block.kind == ITEM:
             tokens.extend(_item_tokens(block))
         else:
             tokens.extend(block.tokens)
-    return md.renderer.render(tokens, md.options, {}).strip() if tokens else ""
+    if not tokens:
+        return ""
+    if html is None:
+        return str(md.renderer.render(tokens, md.options, {})).strip()
+    return html.render(tokens).strip()
 
 
 def _item_tokens(item: Block) -> list[Token]:
@@ -529,5 +556,224 @@ _SHOWN = {
 
 def render_tokens(children: Sequence[Token], md: MarkdownIt) -> str:
     """HTML of inline tokens."""
+    html = _html(md)
+    if html is None:
+        renderer: Any = md.renderer
+        return str(renderer.renderInline(children, md.options, {})).strip()
+    return html.inline(children, None).strip()
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    """markdown-it's `escapeHtml`, which most text of a note (no `&`, `<`, `>` or `"`)
+    passes through unchanged: then without its four replacements."""
+    if "&" in text or "<" in text or ">" in text or '"' in text:
+        return escapeHtml(text)
+    return text
+
+
+#: The rules of markdown-it's HTML renderer that `_Html` follows itself. Tokens of every
+#: other type with a rule (fences, code blocks, images, raw HTML) go to markdown-it's.
+_OWN_RULES = ("text", "softbreak", "hardbreak", "code_inline", "list_item_open")
+
+
+class _Html:
+    """markdown-it's HTML renderer for the tokens notes are made of, at less cost.
+
+    markdown-it renders each token through a method looked up by its type, and each
+    tag through a general routine that works out its attributes and line breaks from
+    scratch; a story's texts are some twenty short runs of tokens, each rendered apart.
+    This does what those rules do, token for token (`_tag` is markdown-it's
+    `renderToken` line by line), with plain text, breaks, code spans, list items and
+    tags done in place and the commonest blocks (`lone`) in one step. Tokens it does
+    not follow (a fence, an image, raw HTML, a task list item, a code span with
+    attributes) go to markdown-it's own rule for them, as in markdown-it.
+    """
+
+    def __init__(self, md: MarkdownIt) -> None:
+        renderer: Any = md.renderer
+        self.options = md.options
+        #: markdown-it's rules for the token types not followed here.
+        self.rules = {k: v for k, v in renderer.rules.items() if k not in _OWN_RULES}
+        self.own = renderer.rules
+        #: The types `lone` renders (none markdown-it has a rule for).
+        self.lone_types = {
+            opener: closer
+            for opener, closer in _LONE.items()
+            if opener not in renderer.rules and closer not in renderer.rules
+        }
+        self.xhtml = bool(self.options["xhtmlOut"])
+        # What the breaks are depends only on the options: asked of markdown-it once.
+        probe = [Token("softbreak", "br", 0), Token("hardbreak", "br", 0)]
+        self.softbreak = str(renderer.rules["softbreak"](probe, 0, self.options, {}))
+        self.hardbreak = str(renderer.rules["hardbreak"](probe, 1, self.options, {}))
+
+    def lone(self, block: Block) -> str | None:
+        """What `render_blocks` makes of one paragraph or heading, or of a list item that
+        holds one paragraph (nearly every text of a story): its inline HTML between its
+        tags. None for any other block, or tags with attributes or hidden (a paragraph
+        of a tight list outside its item)."""
+        shown = block.kind == ITEM
+        if shown:
+            if len(block.children) != 1:
+                return None
+            block = block.children[0]
+        tokens = block.tokens
+        if len(tokens) != 3 or block.inline is not tokens[1]:
+            return None
+        opener, inline, closer = tokens
+        if (
+            self.lone_types.get(opener.type) != closer.type
+            or opener.attrs
+            or closer.attrs
+            or not opener.block
+            or not closer.block
+            or opener.nesting != 1
+            or closer.nesting != -1
+        ):
+            return None
+        if opener.hidden or closer.hidden:
+            if not (shown and opener.hidden and closer.hidden and opener.type in _SHOWN):
+                return None
+            opener, closer = _SHOWN[opener.type], _SHOWN[closer.type]
+        # Rendered whole and stripped, the tags need no line break but the last, which
+        # the strip takes off.
+        html = self.inline(inline.children, None) if inline.children else ""
+        return "<" + opener.tag + ">" + html + "</" + closer.tag + ">"
+
+    def render(self, tokens: Sequence[Token]) -> str:
+        """What markdown-it's `render` makes of block tokens."""
+        out: list[str] = []
+        env: dict[str, Any] = {}
+        rules = self.rules
+        for index, token in enumerate(tokens):
+            kind = token.type
+            if kind == "inline":
+                if token.children:
+                    out.append(self.inline(token.children, env))
+            elif kind in rules:
+                out.append(rules[kind](tokens, index, self.options, env))
+            else:
+                out.append(self._own(tokens, index, env))
+        return "".join(out)
+
+    def inline(self, children: Sequence[Token], env: dict[str, Any] | None) -> str:
+        """What markdown-it's `renderInline` makes of inline tokens."""
+        if len(children) == 1 and children[0].type == "text":
+            return _escape(children[0].content)  # most lines of a note: one plain text
+        if env is None:
+            env = {}
+        out: list[str] = []
+        rules = self.rules
+        for index, token in enumerate(children):
+            kind = token.type
+            if kind == "text":
+                out.append(_escape(token.content))
+            elif kind in rules:
+                out.append(rules[kind](children, index, self.options, env))
+            else:
+                out.append(self._own(children, index, env))
+        return "".join(out)
+
+    def _own(self, tokens: Sequence[Token], index: int, env: dict[str, Any]) -> str:
+        """A token of one of the `_OWN_RULES` types, or a tag (a token of a type with no
+        rule of its own)."""
+        token = tokens[index]
+        kind = token.type
+        if kind == "text":
+            return _escape(token.content)
+        if kind == "softbreak":
+            return self.softbreak
+        if kind == "hardbreak":
+            return self.hardbreak
+        if kind == "code_inline" and not token.attrs:
+            return "<code>" + _escape(token.content) + "</code>"
+        if kind in _OWN_RULES and (kind != "list_item_open" or "checked" in token.meta):
+            # a code span with attributes or a task list item: markdown-it's own rule
+            return str(self.own[kind](tokens, index, self.options, env))
+        return self._tag(tokens, index)
+
+    def _tag(self, tokens: Sequence[Token], index: int) -> str:
+        """markdown-it's `renderToken`: the tag of a token, with its attributes, and a
+        line break after it unless it holds inline content or nothing."""
+        token = tokens[index]
+        if token.hidden:
+            return ""  # a tight list's paragraph
+        nesting = token.nesting
+        html = ("</" if nesting == -1 else "<") + token.tag
+        if token.attrs:
+            html += RendererHTML.renderAttrs(token)
+        if nesting == 0 and self.xhtml:
+            html += " /"
+        if not token.block:
+            return html + ">"
+        if nesting != -1 and index and tokens[index - 1].hidden:
+            # a block opening right after a tight list's paragraph starts a line
+            html = "\n" + html
+        if nesting == 1 and index + 1 < len(tokens):
+            after = tokens[index + 1]
+            if (
+                after.type == "inline"
+                or after.hidden
+                or (after.nesting == -1 and after.tag == token.tag)
+            ):
+                return html + ">"
+        return html + ">\n"
+
+
+#: The blocks `_Html.lone` renders: their opening and closing token types.
+_LONE = {"paragraph_open": "paragraph_close", "heading_open": "heading_close"}
+
+#: Notes and lines `_Html` is checked on against markdown-it's own renderer, once per
+#: setup: where the two differ, markdown-it's renders every note.
+_HTML_PROBES = (
+    '## Situation *now*\nText & <more> "quoted".\n\n1. **Step** — `a < b` here\n'
+    "   - nested\n   - tight\n2. Two  \n   broken\n\n- loose\n\n  second\n\n  > quoted\n"
+    '- [link](http://x.io "t") ![img *alt*](i.png) <http://auto.io>\n\n---\n\n'
+    "```python\nx = 1 < 2\n```\n\n    indented\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n"
+    "<div>\n*x*\n</div>\n\nSetext\n======\n\nline<br>inline &amp; &#35; \\*\n",
+)
+
+_HTMLS: dict[int, tuple[MarkdownIt, Any, _Html | None]] = {}
+
+
+def _html(md: MarkdownIt) -> _Html | None:
+    """The `_Html` of a markdown-it instance, made once; None where markdown-it's renderer
+    is not its stock one, or renders the probes otherwise."""
+    made = _HTMLS.get(id(md))
+    if made is not None and made[0] is md and made[1] is md.options:
+        return made[2]
+    html: _Html | None = None
     renderer: Any = md.renderer
-    return str(renderer.renderInline(children, md.options, {})).strip()
+    if type(renderer) is RendererHTML and all(
+        getattr(renderer.rules.get(name), "__func__", None) is getattr(RendererHTML, name)
+        for name in _OWN_RULES
+    ):
+        html = _Html(md)
+        if not all(_agrees(html, md, probe) for probe in _HTML_PROBES):
+            html = None
+    _HTMLS[id(md)] = (md, md.options, html)
+    return html
+
+
+def _agrees(html: _Html, md: MarkdownIt, probe: str) -> bool:
+    """Whether `html` renders a note as markdown-it does: whole, each inline token's
+    children, and each block `lone` takes."""
+    renderer: Any = md.renderer
+    options = md.options
+    tokens = md.parse(probe)
+    if html.render(tokens) != renderer.render(tokens, options, {}):
+        return False
+    for token in tokens:
+        children = token.children
+        if children and html.inline(children, None) != renderer.renderInline(children, options, {}):
+            return False
+    for block in (inner for top in to_blocks(tokens) for inner in top.walk()):
+        made = html.lone(block)
+        if made is not None:
+            shown = _item_tokens(block) if block.kind == ITEM else block.tokens
+            if made != renderer.render(shown, options, {}).strip():
+                return False
+    return True
