@@ -477,3 +477,31 @@ def test_a_plain_lead_is_looked_for_only_before_an_early_colon(text: str) -> Non
 
     quick, full = _plain_lead(text), _PLAIN_LEAD.match(text)
     assert (quick and quick.groupdict()) == (full and full.groupdict())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*"STARLQX -–—:\n\t", "S: x", "T - y", "a"]), max_size=8).map(
+            "".join
+        ),
+        max_size=5,
+    )
+)
+def test_letters_in_texts_joined_are_those_of_each(texts: list[str]) -> None:
+    from storydeck.parse import vocabulary
+
+    vocab = vocabulary(CONFIG)
+    each = set().union(*(vocab.letters_in(text) for text in texts))
+    assert vocab.letters_in("\n".join(texts)) == each
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(note())
+def test_the_paragraphs_of_a_note_are_those_its_blocks_walk_through(source: str) -> None:
+    from storydeck.parse.blocks import PARAGRAPH, to_blocks
+    from storydeck.parse.stories import _paragraph_texts
+
+    blocks = to_blocks(markdown(False).parse(source))
+    walked = [inner.text for block in blocks for inner in block.walk() if inner.kind == PARAGRAPH]
+    assert _paragraph_texts(blocks, []) == walked

@@ -255,8 +255,10 @@ _PLAIN_LEAD = re.compile(r"^\s*(?P<lead>[^:：\n]{1,60}?)\s*[:：](?P<after>.*)$
 _PLAIN_LEAD_MOST = 60
 _SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—](?=\s))\s*")
 _LETTER = re.compile(r"^\s*(?P<letter>[A-Z])\s*[-–—:]\s+(?P<after>\S.*)$", re.DOTALL)
-#: The letter of each line of a text that `_LETTER` matches alone.
-_LETTER_LINES = re.compile(r"^[^\S\n]*([A-Z])[^\S\n]*[-–—:][^\S\n]+\S", re.MULTILINE)
+#: The letter of each line of a text that `_LETTER` matches alone, in the text with a
+#: newline put before it: every line then starts after one, and the search skips from
+#: newline to newline instead of trying every place for the start of a line.
+_LETTER_LINES = re.compile(r"\n[^\S\n]*([A-Z])[^\S\n]*[-–—:][^\S\n]+\S")
 _QUOTES = "\"'“”‘’«»"
 #: What a bold lead starts with (after spaces).
 _BOLD_MARKERS = ("*", "_")
@@ -367,7 +369,7 @@ class Vocabulary:
 
     def letters_in(self, text: str) -> set[str]:
         """The letter labels that start lines of `text` (see `letter_label`)."""
-        return {m.group(1) for m in _LETTER_LINES.finditer(text)} & self.letters.keys()
+        return set(_LETTER_LINES.findall("\n" + text)) & self.letters.keys()
 
     def letter_label(self, text: str) -> str | None:
         match = _LETTER.match(text.partition("\n")[0])
