@@ -505,3 +505,20 @@ def test_the_paragraphs_of_a_note_are_those_its_blocks_walk_through(source: str)
     blocks = to_blocks(markdown(False).parse(source))
     walked = [inner.text for block in blocks for inner in block.walk() if inner.kind == PARAGRAPH]
     assert _paragraph_texts(blocks, []) == walked
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["<", ">", "/", "b", "script", "div ", " ", "\n", "x", "</script>"])
+        | st.characters(),
+        max_size=12,
+    ).map("".join)
+)
+@example("  <br/>\n<b>")
+@example("<script>alert(1)")
+def test_what_is_only_tags_or_a_raw_element_holds_a_tag(text: str) -> None:
+    from storydeck.parse.stories import _HTML_ONLY, _RAW_ELEMENT, _holds_tag
+
+    if _HTML_ONLY.match(text) or _RAW_ELEMENT.match(text):
+        assert _holds_tag(text)

@@ -616,13 +616,13 @@ class StoryFinder:
         return True
 
     def _content(self, block: Block) -> None:
-        if block.kind == PARAGRAPH and _HTML_ONLY.match(block.text):
-            return
-        if block.kind == HTML and _HTML_ONLY.match(block.content):
-            return
-        if _RAW_ELEMENT.match(block.text if block.kind == PARAGRAPH else block.content):
-            self.found.raw_html.append(block)  # a <script> or <style> is never story text
-            return
+        text = block.text if block.kind == PARAGRAPH else block.content
+        if _holds_tag(text):
+            if block.kind in (PARAGRAPH, HTML) and _HTML_ONLY.match(text):
+                return
+            if _RAW_ELEMENT.match(text):
+                self.found.raw_html.append(block)  # a <script> or <style> is never story text
+                return
         top = self.stack[-1]
         if self.section is not None:
             self.section.pieces.append(block)
@@ -825,6 +825,12 @@ def _paragraph_texts(blocks: Sequence[Block], out: list[str]) -> list[str]:
         if block.children:
             _paragraph_texts(block.children, out)
     return out
+
+
+def _holds_tag(text: str) -> bool:
+    """False for a text that is not only tags (`_HTML_ONLY`) nor a raw element: one
+    without a `<`, like most."""
+    return "<" in text
 
 
 def _makes_story(kinds: Sequence[Section | None]) -> bool:
