@@ -19,6 +19,9 @@ STORY_KEYS = ("id", "title", "level", "themes", "theme", "questions", "question"
 INFO_KEYS = ("description", "type", "date", "company", "role", "team", "status", "notes", "aliases")
 KNOWN_KEYS = STORY_KEYS + INFO_KEYS
 
+#: The same, to look a key up in.
+_KNOWN = frozenset(KNOWN_KEYS)
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
@@ -54,36 +57,44 @@ def parse_front_matter(content: str, first_line: int, path: str, end_line: int) 
             "write it as `key: value` lines, e.g. `title: My story`",
         )
     values: dict[str, Any] = {}
-    where: dict[str, Location] = {}
+    # Each value's node: where it is, worked out only for the few a story keeps.
+    nodes: dict[str, yaml.Node] = {}
     for key_node, value_node in node.value:
         key = str(key_node.value)
-        at = _at(key_node, first_line, path)
-        if not isinstance(key_node, yaml.ScalarNode) or key not in KNOWN_KEYS:
+        if key not in _KNOWN or not isinstance(key_node, yaml.ScalarNode):
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = (
                 f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(STORY_KEYS)
             )
-            raise NotesError(f"unknown front-matter key {key!r}", at, hint)
+            raise NotesError(
+                f"unknown front-matter key {key!r}", _at(key_node, first_line, path), hint
+            )
         if key in values:
-            raise NotesError(f"duplicate front-matter key {key!r}", at, "keep one of them")
+            raise NotesError(
+                f"duplicate front-matter key {key!r}",
+                _at(key_node, first_line, path),
+                "keep one of them",
+            )
         values[key] = _value(key, value_node, first_line, path)
-        where[key] = _at(value_node, first_line, path)
+        nodes[key] = value_node
     story_id = values.get("id")
     if story_id is not None and not _ID.match(story_id):
         raise NotesError(
             f"invalid story id {story_id!r}",
-            where["id"],
+            _at(nodes["id"], first_line, path),
             "use letters, digits, '-', '_', '.' or '/', no spaces, e.g. `wave3-drift`",
         )
+    level_node = nodes.get("level")
+    themes_node = nodes.get("themes") or nodes.get("theme")
     themes = values.get("themes", ()) or values.get("theme", ())
     questions = values.get("questions", ()) or values.get("question", ())
     return FrontMatter(
         id=story_id,
         title=values.get("title"),
         level=values.get("level"),
-        level_at=where.get("level"),
+        level_at=None if level_node is None else _at(level_node, first_line, path),
         themes=tuple(themes),
-        themes_at=where.get("themes") or where.get("theme"),
+        themes_at=None if themes_node is None else _at(themes_node, first_line, path),
         questions=tuple(questions),
         tags=tuple(values.get("tags", ())),
         summary=values.get("summary"),
@@ -100,8 +111,8 @@ _STRINGS = {"id", "title", "level", "summary", "description", "type", "company",
 
 
 def _value(key: str, node: yaml.Node, first_line: int, path: str) -> Any:
-    at = _at(node, first_line, path)
-    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+    scalar = isinstance(node, yaml.ScalarNode)
+    if scalar and node.tag.endswith(":null"):
         return None if key in _STRINGS else ()
     if key in _LISTS:
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
@@ -113,13 +124,17 @@ def _value(key: str, node: yaml.Node, first_line: int, path: str) -> Any:
                     _at(item, first_line, path),
                     f"e.g. `{key}: [first, second]`",
                 )
-            out.append(str(item.value).strip())
-        return tuple(v for v in out if v)
+            value = str(item.value).strip()
+            if value:
+                out.append(value)
+        return tuple(out)
     if key in _STRINGS:
-        if not isinstance(node, yaml.ScalarNode):
+        if not scalar:
             kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
             raise NotesError(
-                f"'{key}' must be a single value, not a {kind}", at, f"e.g. `{key}: some text`"
+                f"'{key}' must be a single value, not a {kind}",
+                _at(node, first_line, path),
+                f"e.g. `{key}: some text`",
             )
         return str(node.value).strip()
     return None  # informational keys: any shape, not used

@@ -165,6 +165,74 @@ def _may_hold(hint: re.Pattern[str], phrase: str, ascii_hint: bool = True) -> bo
     return hint.search(phrase.casefold().encode("ascii", "ignore").decode("ascii")) is not None
 
 
+#: How many ASCII letters a reduction may drop from the start of a phrase it makes keys
+#: of: a step number's word (`phase`, 5), a numbering's letters (`viii)`, 4) and an
+#: article twice (`the`, then `our` once brackets are split off, 3 each). Tags drop
+#: any number, so a phrase with `<` in it is always looked at in full.
+_DROPPED_LETTERS = 15
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _ascii_letters(text: str) -> int:
+    """How many ASCII letters `text` holds."""
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data) - len(data.translate(None, _ASCII_LETTERS))
+
+
+class _KeyTest:
+    """A quick test that a phrase may reduce to one of `keys` (see `_keys`), which looks
+    only where such a key can be: the whole phrase, the part in brackets at its end or
+    the part before them.
+
+    Every ASCII letter of a phrase without `<` is kept by the reduction but for at most
+    `_DROPPED_LETTERS` at its start, and case folding makes each one letter again (other
+    characters may only add to them). So a phrase with more letters than that beyond
+    the most any key has reduces to a key only by its brackets: the part in them, or the
+    part before them if that has few enough letters. Those are the runs of the phrase
+    after and before its last `(` or `[`, which the reduction keeps in its place. Other
+    phrases get `_may_hold` over all of their length.
+    """
+
+    __slots__ = ("ascii", "hint", "most")
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        self.hint = _hint(keys)
+        self.ascii = all(key.isascii() for key in keys)
+        #: The most ASCII letters a phrase can hold and still reduce to a key as a whole.
+        self.most = max((_ascii_letters(key) for key in keys), default=0) + _DROPPED_LETTERS
+
+    def __call__(self, phrase: str) -> bool:
+        """False only when no key of `_keys(phrase)` is one of this test's keys."""
+        return self.look(phrase)[0]
+
+    def look(self, phrase: str) -> tuple[bool, bool]:
+        """Whether `phrase` may reduce to a key, and whether any run of it may.
+
+        The second is False only for a phrase short enough to be a key that holds no
+        word of one; a longer phrase may hold a key in a run of it (a lead), which is
+        looked at on its own.
+        """
+        if len(phrase) <= self.most or "<" in phrase:
+            whole = _may_hold(self.hint, phrase, self.ascii)
+            return whole, whole
+        letters = _ascii_letters(phrase)
+        if letters <= self.most:
+            whole = _may_hold(self.hint, phrase, self.ascii)
+            return whole, whole
+        cut = max(phrase.rfind("("), phrase.rfind("["))
+        if cut < 0:
+            return False, True
+        tail = phrase[cut:]
+        whole = _may_hold(self.hint, tail, self.ascii) or (
+            # (the part before a short tail has too many letters, told without counting)
+            letters - len(tail) <= self.most
+            and letters - _ascii_letters(tail) <= self.most
+            and _may_hold(self.hint, phrase[:cut], self.ascii)
+        )
+        return whole, True
+
+
 @dataclass(frozen=True, slots=True)
 class Label:
     """A recognised label: its section, and the text that followed it on the line."""
@@ -183,14 +251,32 @@ class LevelLabel:
 _BOLD_LEAD = re.compile(r"^\s*(\*\*\*|\*\*|__|\*|_)(?P<lead>[^*_\n]+?)\1(?P<after>.*)$", re.DOTALL)
 # A plain lead ending in a colon: `Situation: text`, `question : text`.
 _PLAIN_LEAD = re.compile(r"^\s*(?P<lead>[^:：\n]{1,60}?)\s*[:：](?P<after>.*)$", re.DOTALL)
+#: The most characters a plain lead holds: the 60 of `_PLAIN_LEAD`.
+_PLAIN_LEAD_MOST = 60
 _SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—](?=\s))\s*")
 _LETTER = re.compile(r"^\s*(?P<letter>[A-Z])\s*[-–—:]\s+(?P<after>\S.*)$", re.DOTALL)
-#: The letter of each line of a text that `_LETTER` matches alone.
-_LETTER_LINES = re.compile(r"^[^\S\n]*([A-Z])[^\S\n]*[-–—:][^\S\n]+\S", re.MULTILINE)
+#: The letter of each line of a text that `_LETTER` matches alone, in the text with a
+#: newline put before it: every line then starts after one, and the search skips from
+#: newline to newline instead of trying every place for the start of a line.
+_LETTER_LINES = re.compile(r"\n[^\S\n]*([A-Z])[^\S\n]*[-–—:][^\S\n]+\S")
 _QUOTES = "\"'“”‘’«»"
 #: What a bold lead starts with (after spaces).
 _BOLD_MARKERS = ("*", "_")
 _ALTERNATIVES = re.compile(r"\s*(?:\n\s*|\s)(?:OR|or|/)\s*(?:\n\s*|\s)|\n\s*\n")
+
+
+def _plain_lead(text: str) -> re.Match[str] | None:
+    """`_PLAIN_LEAD.match(text)`, without trying a text whose first colon comes too late.
+
+    The lead ends at the first colon and holds all that stands before it but the spaces
+    at either end, so a text with more than `_PLAIN_LEAD_MOST` characters before its
+    first colon, spaces at the ends not counted (most sentences with a colon far into
+    them), has none.
+    """
+    head = text.partition(":")[0].partition("：")[0]
+    if len(head) == len(text) or len(head.strip()) > _PLAIN_LEAD_MOST:
+        return None
+    return _PLAIN_LEAD.match(text)
 
 
 #: How many answers a vocabulary remembers before it starts afresh.
@@ -208,10 +294,8 @@ class Vocabulary:
                 for key in _keys(word):
                     self.sections.setdefault(key, section)
         self.questions = {k for word in config.question_labels for k in _keys(word)}
-        self._section_hint = _hint(self.sections)
-        self._question_hint = _hint(self.questions)
-        self._section_ascii = all(key.isascii() for key in self.sections)
-        self._question_ascii = all(key.isascii() for key in self.questions)
+        self._section_test = _KeyTest(self.sections)
+        self._question_test = _KeyTest(self.questions)
         self.letters = dict(config.letters)
         self.trailers = tuple(t.casefold() for t in config.trailers)
         # The first letters trailers start with; a line whose first kept character is
@@ -228,7 +312,7 @@ class Vocabulary:
     # --- labels -------------------------------------------------------------------------
 
     def section_of(self, phrase: str) -> Section | None:
-        if not _may_hold(self._section_hint, phrase, self._section_ascii):
+        if not self._section_test(phrase):
             return None
         return self._section_by_keys(phrase)
 
@@ -253,12 +337,15 @@ class Vocabulary:
 
     def _label(self, text: str, letters: bool) -> Label | None:
         first, _, more = text.partition("\n")
-        # The line and both leads looked at below are runs of the first line: a line
-        # that holds no label word holds no label but a letter.
-        if _may_hold(self._section_hint, first, self._section_ascii):
+        # Both leads looked at below are runs of the first line: a line short enough to be
+        # a label that holds no label word holds no label but a letter. A longer line is
+        # a label as a whole only by its brackets, but its leads are looked at all the same.
+        whole, leads = self._section_test.look(first)
+        if whole:
             section = self._section_by_keys(first)
             if section is not None:
                 return Label(section, more.strip())
+        if leads:
             bold = _BOLD_LEAD.match(first)
             if bold:
                 section = self.section_of(bold.group("lead"))
@@ -267,7 +354,7 @@ class Vocabulary:
                     rest = _SEPARATOR.sub("", after, count=1).strip()
                     rest = _strip_emphasis_edges(rest)
                     return Label(section, _join(rest, more))
-            plain = _PLAIN_LEAD.match(first)
+            plain = _plain_lead(first)
             if plain:
                 section = self.section_of(plain.group("lead"))
                 if section is not None:
@@ -282,7 +369,7 @@ class Vocabulary:
 
     def letters_in(self, text: str) -> set[str]:
         """The letter labels that start lines of `text` (see `letter_label`)."""
-        return {m.group(1) for m in _LETTER_LINES.finditer(text)} & self.letters.keys()
+        return set(_LETTER_LINES.findall("\n" + text)) & self.letters.keys()
 
     def letter_label(self, text: str) -> str | None:
         match = _LETTER.match(text.partition("\n")[0])
@@ -293,7 +380,7 @@ class Vocabulary:
     # --- questions ----------------------------------------------------------------------
 
     def _is_question_label(self, phrase: str) -> bool:
-        if not _may_hold(self._question_hint, phrase, self._question_ascii):
+        if not self._question_test(phrase):
             return False
         return any(k in self.questions for k in _keys(phrase))
 
@@ -307,23 +394,21 @@ class Vocabulary:
         return None if found is None else list(found)
 
     def _question_line(self, text: str) -> list[str] | None:
-        # A lead is bold (the text starts with a marker) or ends in a colon, and it is a
-        # run of the text: without a question word, the text names no question.
+        # A lead is bold (the text starts with a marker) or ends in a colon. Whether it
+        # names a question is told from the lead alone, not from all of a long text.
         if text.lstrip()[:1] not in _BOLD_MARKERS and ":" not in text and "：" not in text:
             return None
-        if not _may_hold(self._question_hint, text, self._question_ascii):
-            return None
-        lead: str | None = None
-        after = ""
         bold = _BOLD_LEAD.match(text)
         if bold and _SEPARATOR.match(bold.group("after")):
-            lead, after = bold.group("lead"), _SEPARATOR.sub("", bold.group("after"), count=1)
+            lead = bold.group("lead")
+            if not self._is_question_label(lead):
+                return None
+            after = _SEPARATOR.sub("", bold.group("after"), count=1)
         else:
-            plain = _PLAIN_LEAD.match(text)
-            if plain:
-                lead, after = plain.group("lead"), plain.group("after")
-        if lead is None or not self._is_question_label(lead):
-            return None
+            plain = _plain_lead(text)
+            if plain is None or not self._is_question_label(plain.group("lead")):
+                return None
+            after = plain.group("after")
         return split_questions(after)
 
     def is_question_label(self, text: str) -> bool:

@@ -158,6 +158,7 @@ class StoryFinder:
         self.plain = False
         self.ended = False
         self.rest_of_file: list[Block] = []
+        self._kinds: dict[str, str] = {}
 
     # --- entry point --------------------------------------------------------------------
 
@@ -240,7 +241,14 @@ class StoryFinder:
             self._content(block)
 
     def _heading_kind(self, block: Block) -> str:
+        # Asked of each heading by the look-ahead, then again by the pass.
         text = block.text
+        kind = self._kinds.get(text)
+        if kind is None:
+            kind = self._kinds[text] = self._kind_of_heading(text)
+        return kind
+
+    def _kind_of_heading(self, text: str) -> str:
         if not starts_with_word(text) and _END_MARKER.match(strip_markup(text)):
             return "end"
         if self.vocab.question_line(text) is not None:
@@ -460,7 +468,11 @@ class StoryFinder:
         """
         out: list[Block] = []
         for block in blocks:
-            lines = block.text.split("\n") if block.kind == PARAGRAPH else []
+            text = block.text if block.kind == PARAGRAPH else ""
+            if "\n" not in text:  # only a later line can start anew
+                out.append(block)
+                continue
+            lines = text.split("\n")
             cuts = [i for i, line in enumerate(lines) if i and self._starts_part(line)]
             if not cuts:
                 out.append(block)
@@ -604,13 +616,13 @@ class StoryFinder:
         return True
 
     def _content(self, block: Block) -> None:
-        if block.kind == PARAGRAPH and _HTML_ONLY.match(block.text):
-            return
-        if block.kind == HTML and _HTML_ONLY.match(block.content):
-            return
-        if _RAW_ELEMENT.match(block.text if block.kind == PARAGRAPH else block.content):
-            self.found.raw_html.append(block)  # a <script> or <style> is never story text
-            return
+        text = block.text if block.kind == PARAGRAPH else block.content
+        if _holds_tag(text):
+            if block.kind in (PARAGRAPH, HTML) and _HTML_ONLY.match(text):
+                return
+            if _RAW_ELEMENT.match(text):
+                self.found.raw_html.append(block)  # a <script> or <style> is never story text
+                return
         top = self.stack[-1]
         if self.section is not None:
             self.section.pieces.append(block)
@@ -764,11 +776,8 @@ class StoryFinder:
 
     def _uses_letters(self, blocks: Sequence[Block]) -> bool:
         """Single-letter labels count only in a note that uses two or more different ones."""
-        seen: set[str] = set()
-        for block in blocks:
-            for inner in block.walk():
-                if inner.kind == PARAGRAPH:
-                    seen |= self.vocab.letters_in(inner.text)
+        # The lines of the paragraphs' texts joined are the lines of each: one search.
+        seen = self.vocab.letters_in("\n".join(_paragraph_texts(blocks, [])))
         return len(seen & {"S", "T", "A", "R"}) >= 2
 
     def _star_lookahead(self, blocks: Sequence[Block]) -> list[bool]:
@@ -806,6 +815,22 @@ class StoryFinder:
         if block.kind == QUOTE:
             return self._quote_has_story(block)
         return False
+
+
+def _paragraph_texts(blocks: Sequence[Block], out: list[str]) -> list[str]:
+    """The text of every paragraph among `blocks` and inside them, added to `out`."""
+    for block in blocks:
+        if block.kind == PARAGRAPH:
+            out.append(block.text)
+        if block.children:
+            _paragraph_texts(block.children, out)
+    return out
+
+
+def _holds_tag(text: str) -> bool:
+    """False for a text that is not only tags (`_HTML_ONLY`) nor a raw element: one
+    without a `<`, like most."""
+    return "<" in text
 
 
 def _makes_story(kinds: Sequence[Section | None]) -> bool:
