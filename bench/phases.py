@@ -89,7 +89,6 @@ def main(argv: list[str]) -> int:
         notetype_mod = max((e.changed for e in identified.lock.notetypes.values()), default=0)
         lock_now, lock_path = identified.lock, project.lock_path
         assert lock_path is not None
-        digests: list[bytes] = []
         with (
             Staged() as staged,
             Staged() as staged_lock,
@@ -97,24 +96,27 @@ def main(argv: list[str]) -> int:
         ):
             rendered = sum(1 for p in packages if p.write is not None)
             lap(f"plan {len(packages)} packages, fill the row store")
-            stage_packages(
-                staged,
-                out_dir,
-                packages,
-                meanwhile=lambda: digests.append(
-                    build_module.stage_lockfile(staged_lock, lock_path, lock_now, snapshot)[1]
-                ),
+            outcomes_now = list(
+                outcomes(
+                    notes.sources,
+                    notes.stories,
+                    notes.story_answers,
+                    identified.cards,
+                    identified.mods,
+                )
             )
-            lap(f"render {rendered} packages (skip {len(packages) - rendered}) + the lock")
+            lap("work out the outcomes to carry over")
+
+            def meanwhile() -> None:
+                digest = build_module.stage_lockfile(staged_lock, lock_path, lock_now, snapshot)[1]
+                if not carry.holds(digest, notes.sources):
+                    carry.save(digest, outcomes_now)
+
+            stage_packages(staged, out_dir, packages, meanwhile=meanwhile)
+            lap(f"render {rendered} packages (skip {len(packages) - rendered}), lock, outcomes")
             staged.commit()
             staged_lock.commit()
         lap("commit packages and lock")
-        kept_now = outcomes(
-            notes.sources, notes.stories, notes.story_answers, identified.cards, identified.mods
-        )
-        if not carry.holds(digests[0], notes.sources):
-            carry.save(digests[0], kept_now)
-        lap("keep the outcomes to carry over")
     total = time.perf_counter() - started
     if as_json:
         stages = [{"stage": n, "seconds": round(t, 4), "peak_mb": round(m)} for n, t, m in rows]
