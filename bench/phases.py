@@ -56,11 +56,12 @@ def main(argv: list[str]) -> int:
         cache = ParseCache.for_notes(notes_dir, project.config, hollow=True)
         carry = CarryFile.for_notes(notes_dir, cache.key)
         store = cache_file(notes_dir, "rows", ".sqlite")
-        if store is None or not store.exists():
-            prepare_constants()
+        constants = prepare_constants if store is None or not store.exists() else None
         lap("config + cache load")
         kept = carry.usable(lock_file_digest(project.lock_path) if project.lock_path else None)
-        notes = read_notes([notes_dir], project.config, cache=cache, carry=kept, hollow=True)
+        notes = read_notes(
+            [notes_dir], project.config, cache=cache, carry=kept, hollow=True, meanwhile=constants
+        )
         carried = build_module._carried(notes)
         lap(f"read + parse ({cache.misses} parsed, {len(carried.stories)} carried)")
         cache.save()

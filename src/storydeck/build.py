@@ -6,7 +6,7 @@ import gc
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,6 +88,7 @@ def analyse(
     carry: CarryFile | None = None,
     early: EarlyParser | None = None,
     hollow: bool = False,
+    while_parsing: Callable[[], None] | None = None,
 ) -> Analysis:
     """Read, parse, make cards and match them to the lock. Raises InputErrors on errors.
 
@@ -98,6 +99,7 @@ def analyse(
     not among the analysis's cards, and StaleCarry may be raised. An `early` parser
     (see notes.py) parses a few changed notes. With `hollow`, the stories are as
     carried ones are (see carry.hollow): a build reads no more of them.
+    `while_parsing` is work of the caller's, started while the notes are parsed.
     """
     from storydeck.templates import note_type_fingerprints
 
@@ -113,6 +115,7 @@ def analyse(
         carry=kept,
         early=early,
         hollow=hollow,
+        meanwhile=while_parsing,
     )
     if notes.errors:
         raise InputErrors(notes.diagnostics)
@@ -280,9 +283,9 @@ def _build(
         # read before a worker would have started).
         early = EarlyParser.start(project.config, display_path(project.root), hollow=True)
     rows = cache_file(project.root, "rows", ".sqlite") if project.root else None
-    if rows is None or not rows.exists():
-        # A new row store has no writer constants: genanki is loaded meanwhile.
-        prepare_constants()
+    # A new row store has no writer constants: genanki is loaded while the notes are
+    # parsed (once the workers are started: before, it would only delay them).
+    constants = prepare_constants if rows is None or not rows.exists() else None
     snapshot = LockSnapshot.for_notes(project.root) if project.root else None
     carried = None
     if cache is not None and project.root is not None:
@@ -299,6 +302,7 @@ def _build(
             carry=carried,
             early=early,
             hollow=True,
+            while_parsing=constants,
         )
     finally:
         if early is not None:

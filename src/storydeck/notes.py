@@ -230,6 +230,7 @@ def read_notes(
     carry: Mapping[str, tuple[str, bytes]] | None = None,
     early: EarlyParser | None = None,
     hollow: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Notes:
     """Every story under `paths`. Errors are collected, not raised, except a missing path.
 
@@ -242,7 +243,8 @@ def read_notes(
     parser started with the same config and root parses a few changed notes (its
     caller closes it). With `hollow`, every story comes back as a carried one does
     (see carry.hollow: what a build reads of it once its cards are made), and so is
-    it packed for the cache: a build sends and keeps less.
+    it packed for the cache: a build sends and keeps less. `meanwhile` is other work
+    of the caller's, done while workers parse (or before notes are parsed here).
     """
     files, diagnostics = find_note_files(paths, config)
     root = notes_root(paths)
@@ -282,7 +284,10 @@ def read_notes(
     damaged: list[tuple[int, str, str, str]] = []
 
     def unpack_known() -> None:
-        """The cached and carried results, unpacked (while workers parse the other notes)."""
+        """The cached and carried results, unpacked (while workers parse the other notes),
+        and the caller's own work."""
+        if meanwhile is not None:
+            meanwhile()
         assert cache is not None or not known
         for entry in known:
             index, shown, _, digest = entry
