@@ -100,6 +100,22 @@ def test_a_build_reads_stories_hollow_and_all_else_alike(
     assert ParseCache.for_notes(notes, config).entries == 0
 
 
+@pytest.mark.parametrize("count", [0, 1, 5, 63, 64, 100, 1000, 10_000])
+def test_notes_are_handed_out_in_order_in_chunks_that_shrink(count: int) -> None:
+    from storydeck.notes import _CHUNK, _chunks
+
+    chunks = _chunks(list(range(count)), 2)
+    assert [note for chunk in chunks for note in chunk] == list(range(count))
+    sizes = [len(chunk) for chunk in chunks]
+    assert all(0 < size <= _CHUNK for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    if count >= 8 * _CHUNK:  # a large bank ends with small chunks: no worker waits long
+        assert sizes[0] == _CHUNK
+        assert max(sizes[-4:]) <= _CHUNK // 8
+    if count <= 8:  # a few notes are spread one by one
+        assert sizes == [1] * count
+
+
 def _spy_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
     """The pids of the processes that parse each note from now on (workers forked
     later parse through the same spy), as a function that reads them back."""

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from storydeck.cache import ParseCache, Parsed, pack, text_digest, unpack
 from storydeck.cards import Card
@@ -218,6 +218,8 @@ class Progress(Protocol):
 PARALLEL_MIN = 64
 #: At most this many notes are handed to a worker at a time.
 _CHUNK = 64
+
+T = TypeVar("T")
 
 
 def read_notes(
@@ -438,9 +440,7 @@ def _parse_many(
         vocabulary(setting[0])
         import_module("storydeck.metrics")
     method = "fork" if sys.platform == "linux" else "spawn"
-    # About four chunks per worker at least, so that none waits long for the last.
-    size = max(1, min(_CHUNK, -(-len(notes) // (workers * 4))))
-    chunks = [notes[i : i + size] for i in range(0, len(notes), size)]
+    chunks = _chunks(notes, workers)
     out = []
     with ProcessPoolExecutor(
         workers,
@@ -457,6 +457,22 @@ def _parse_many(
                 for _ in chunk:
                     progress.advance()
     return out
+
+
+def _chunks(notes: Sequence[T], workers: int) -> list[Sequence[T]]:
+    """`notes` cut into the chunks handed to `workers` workers, in order: at most _CHUNK
+    notes each, and smaller towards the end (a quarter of what is left per worker, down
+    to an eighth of _CHUNK, or to what a quarter of all would be when that is less), so
+    that no worker is left parsing a large last chunk while the others wait."""
+    spread = workers * 4
+    least = min(_CHUNK // 8, -(-len(notes) // spread))
+    chunks = []
+    start = 0
+    while start < len(notes):
+        size = min(_CHUNK, max(least, -(-(len(notes) - start) // spread), 1))
+        chunks.append(notes[start : start + size])
+        start += size
+    return chunks
 
 
 def _received(sent: Future[list[bytes]]) -> list[tuple[Parsed, bytes | None]] | None:
