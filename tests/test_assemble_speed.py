@@ -32,7 +32,6 @@ from storydeck.parse.assemble import (
     _head,
     _is_lead_in,
     _join_text,
-    _shows_text,
     _with_content,
 )
 from storydeck.parse.blocks import (
@@ -49,7 +48,7 @@ from storydeck.parse.blocks import (
     stock_markdown,
     to_blocks,
 )
-from storydeck.parse.labels import strip_markup
+from storydeck.parse.labels import Vocabulary, strip_markup
 from storydeck.parse.stories import StoryFinder
 from test_parse_properties import HTML_CONFIG, note
 
@@ -342,14 +341,6 @@ def test_reducing_a_line_makes_no_colon_or_question_mark(pieces: list[str]) -> N
     assert _is_lead_in(text) == (strip_markup(stripped).endswith(":") and "\n" not in stripped)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(markdown_note(), note()), st.booleans())
-@example("<b></b>\n\n**x** <b>\n\n![ ](i.png)\n\n` `\n", True)
-def test_a_text_is_seen_without_working_it_out(source: str, allow_html: bool) -> None:
-    for children in _inline_runs(markdown(allow_html).parse(source)):
-        assert _shows_text(children) == bool(_plain_inline(children))
-
-
 def _first_bold_lead(inline: Token | None) -> tuple[str, list[Token]] | None:
     """`_bold_lead` as first written: the children copied and trimmed, the rest's first
     token copied through `Token.copy`."""
@@ -463,9 +454,6 @@ class _FirstAssembler(Assembler):
                 answer += entry.children[1:]
             return self._plain_text(question_text(first), at), answer
         return None
-
-    def _theme_id(self, name: str) -> str | None:
-        return self._find_theme(name)
 
 
 #: The parts of a story whose text the assembler reads: action steps in every shape,
@@ -602,7 +590,7 @@ def _assembler() -> Assembler:
 
 
 def test_a_theme_is_looked_up_once_per_config() -> None:
-    assembler = _assembler()
+    vocab = Vocabulary(CONFIG)
     names = ["conflict", "Conflict", " leadership ", "production incidents", "nope", ""]
-    assert [assembler._theme_id(n) for n in names] == [assembler._find_theme(n) for n in names]
-    assert [assembler._theme_id(n) for n in names] == [assembler._find_theme(n) for n in names]
+    assert [vocab.theme_id(n) for n in names] == [vocab._theme_id(n) for n in names]
+    assert [vocab.theme_id(n) for n in names] == [vocab._theme_id(n) for n in names]

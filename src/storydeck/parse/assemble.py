@@ -207,7 +207,7 @@ class Assembler:
     def _front_themes(self) -> tuple[str, ...]:
         out: list[str] = []
         for name in self.front.themes:
-            theme = self._theme_id(name)
+            theme = self.vocab.theme_id(name)
             if theme is None:
                 theme = _SLUG.sub("-", name.casefold()).strip("-")
                 self.diagnostics.append(
@@ -224,25 +224,6 @@ class Assembler:
             if theme and theme not in out:
                 out.append(theme)
         return tuple(out)
-
-    def _theme_id(self, name: str) -> str | None:
-        """The configured theme `name` stands for, if any; known once per config, since
-        most notes name the same few."""
-        known = _theme_ids(self.config)
-        if name in known:
-            return known[name]
-        theme = self._find_theme(name)
-        if len(known) < 4096:
-            known[name] = theme
-        return theme
-
-    def _find_theme(self, name: str) -> str | None:
-        key = name.strip().casefold()
-        for theme in self.config.themes:
-            names = {theme.id, theme.title.casefold(), *(a.casefold() for a in theme.aliases)}
-            if key in names or key.replace(" ", "-") == theme.id:
-                return theme.id
-        return None
 
     def _level(self, draft: StoryDraft, title: str) -> str | None:
         for scope in draft.scope.ancestors():
@@ -284,18 +265,10 @@ class Assembler:
     # --- text ---------------------------------------------------------------------------
 
     def _text(self, blocks: Sequence[Block]) -> Text | None:
-        """The blocks that show any text, as one Text (the plain text of each asked once)."""
-        shown: list[Block] = []
-        plains: list[str] = []
-        for block in blocks:
-            plain = block_plain(block)
-            if plain:
-                shown.append(block)
-                plains.append(plain)
+        shown = [b for b in blocks if block_plain(b)]
         if not shown:
             return None
-        plain = plains[0] if len(plains) == 1 else "\n".join(plains)
-        return Text(plain, render_blocks(shown, self.md), self._at(shown[0]))
+        return Text(blocks_plain(shown), render_blocks(shown, self.md), self._at(shown[0]))
 
     def _at(self, block: Block) -> Location:
         """Where a block is: one Location per line, shared by everything made there."""
@@ -534,16 +507,6 @@ class Assembler:
 
 # --- helpers ----------------------------------------------------------------------------
 
-_THEME_IDS: dict[int, tuple[Config, dict[str, str | None]]] = {}
-
-
-def _theme_ids(config: Config) -> dict[str, str | None]:
-    """The theme each name in front matter was found to stand for, per config."""
-    known = _THEME_IDS.get(id(config))
-    if known is None or known[0] is not config:
-        known = _THEME_IDS[id(config)] = (config, {})
-    return known[1]
-
 
 def _scope_questions(scope: Scope) -> list[str]:
     """The questions named around a story, innermost first; alternates come last."""
@@ -567,23 +530,8 @@ def _head(entry: Block) -> Block | None:
         return entry
     if entry.kind == ITEM and entry.children and entry.children[0].kind == PARAGRAPH:
         first = entry.children[0]
-        if first.plain is not None:
-            return first if first.plain else None
-        return first if first.inline is not None and _shows_text(first.inline.children) else None
+        return first if block_plain(first) else None
     return None
-
-
-def _shows_text(children: Sequence[Token] | None) -> bool:
-    """Whether `inline_plain` of these tokens has any text, without working it out: it
-    has when some piece of text in them is more than space."""
-    for tok in children or ():
-        kind = tok.type
-        if kind in {"text", "code_inline", "html_inline"}:
-            if tok.content and not tok.content.isspace():
-                return True
-        elif kind == "image" and _shows_text(tok.children):
-            return True
-    return False
 
 
 def _nested_lists(entry: Block) -> list[Block]:

@@ -38,15 +38,14 @@ def markdown(allow_html: bool = False) -> MarkdownIt:
     """The one markdown-it instance per HTML setting: CommonMark plus tables, with
     plain lines made into text tokens by `_inline`."""
     md = stock_markdown(allow_html)
+    stock = stock_markdown(allow_html)  # what each shortcut is checked against
     if (
         tuple(md.inline.ruler.get_active_rules()) == _INLINE_RULES
         and tuple(md.inline.ruler2.get_active_rules()) == _INLINE_AFTER
     ):
-        stock = stock_markdown(allow_html)
         bold = all(_bold_line(line) == stock.parseInline(line)[0].children for line in _BOLD_PROBES)
         md.core.ruler.at("inline", _inline_with_bold if bold else _inline)
     if tuple(md.core.ruler.get_active_rules()) == _CORE_RULES:
-        stock = stock_markdown(allow_html)
         md.core.ruler.at("normalize", _normalize)
         md.core.ruler.at("text_join", _text_join)
         if any(md.parse(probe) != stock.parse(probe) for probe in _CORE_PROBES):
@@ -54,7 +53,6 @@ def markdown(allow_html: bool = False) -> MarkdownIt:
             md.core.ruler.at("text_join", text_join)
     rules = [(rule.name, rule.fn) for rule in md.block.ruler.__rules__ if rule.enabled]
     if tuple(name for name, _ in rules) == _BLOCK_RULES:
-        stock = stock_markdown(allow_html)
         md.block.tokenize = MethodType(_BlockRules(rules), md.block)  # type: ignore[method-assign]
         if any(md.parse(probe) != stock.parse(probe) for probe in _BLOCK_PROBES):
             del md.block.tokenize  # back to markdown-it's own
@@ -355,26 +353,25 @@ def _blocks(
     while i < stop:
         tok = tokens[i]
         kind = tok.type
+        line, end = tok.map if tok.map else (0, 0)
+        first, last = line + offset + 1, end + offset
         if kind in {"heading_open", "paragraph_open"}:
             j = min(closes[i], stop - 1)
-            line, end = tok.map if tok.map else (0, 0)
+            heading = kind == "heading_open"
             blocks.append(
                 Block(
-                    HEADING if kind == "heading_open" else PARAGRAPH,
-                    line + offset + 1,
-                    end + offset,
+                    HEADING if heading else PARAGRAPH,
+                    first,
+                    last,
                     list(tokens[i : j + 1]),
                     tokens[i + 1],
-                    int(tok.tag[1]) if kind == "heading_open" else 0,
+                    int(tok.tag[1]) if heading else 0,
                 )
             )
             i = j + 1
         elif kind in _CONTAINERS:
             j = min(closes[i], stop - 1)
-            line, end = tok.map if tok.map else (0, 0)
-            block = Block(
-                _CONTAINERS[kind], line + offset + 1, end + offset, list(tokens[i : j + 1])
-            )
+            block = Block(_CONTAINERS[kind], first, last, list(tokens[i : j + 1]))
             if block.kind == LIST:
                 block.ordered = kind == "ordered_list_open"
                 inner = _blocks(tokens, closes, i + 1, j, offset)
@@ -389,24 +386,14 @@ def _blocks(
             blocks.append(block)
             i = j + 1
         else:
-            line, end = tok.map if tok.map else (0, 0)
             if kind in {"fence", "code_block"}:
                 blocks.append(
-                    Block(
-                        FENCE,
-                        line + offset + 1,
-                        end + offset,
-                        [tok],
-                        content=tok.content,
-                        info=tok.info.strip(),
-                    )
+                    Block(FENCE, first, last, [tok], content=tok.content, info=tok.info.strip())
                 )
             elif kind == "hr":
-                blocks.append(Block(RULE, line + offset + 1, end + offset, [tok]))
+                blocks.append(Block(RULE, first, last, [tok]))
             elif kind == "html_block":
-                blocks.append(
-                    Block(HTML, line + offset + 1, end + offset, [tok], content=tok.content)
-                )
+                blocks.append(Block(HTML, first, last, [tok], content=tok.content))
             # front_matter and anything unforeseen: not note content
             i += 1
     return blocks

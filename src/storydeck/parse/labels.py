@@ -18,7 +18,6 @@ from storydeck.config import Config
 from storydeck.model import Section
 
 _INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0xFE0E, 0xFE0F, 0x20E3])
-_EMPHASIS = re.compile(r"[*_`~]+")
 _NUMBERING = re.compile(
     r"^(?:\d{1,3}(?:\.\d{1,3})+\.?\s+|(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})\s*(?:[.)·•:]|\s-)\s*)"
 )
@@ -26,7 +25,6 @@ _STEP_NUMBER = re.compile(r"^(?:step|part|phase)\s+\d+\s*[.):·\-–—]\s*", re
 _ARTICLE = re.compile(r"^(?:the|my|our)\s+", re.IGNORECASE)
 _TRAILING = re.compile(r"[\s:：.\-–—]+$")
 _PAREN = re.compile(r"^(.*?)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
-_SPACE = re.compile(r"\s+")
 # Inline HTML that wraps a label (`<summary>Situation</summary>`, `<b>Task</b>`): dropped.
 _TAGS = re.compile(
     r"</?(?:details|summary|b|i|u|em|strong|mark|span|div|p|br|h[1-6]|small|big|sup|sub|code)"
@@ -144,7 +142,7 @@ def _letter_tree(words: list[str]) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
-def _may_hold(hint: re.Pattern[str], phrase: str, ascii_hint: bool = True) -> bool:
+def _may_hold(hint: re.Pattern[str], phrase: str, ascii_hint: bool) -> bool:
     """False only when no key of `hint` can be among `_keys(phrase)`.
 
     Each word of such a key is a run of the phrase's own characters: reducing a
@@ -308,6 +306,8 @@ class Vocabulary:
         # The finder asks about the same line several times (look-ahead, then the pass).
         self._labels: dict[tuple[str, bool], Label | None] = {}
         self._question_lines: dict[str, list[str] | None] = {}
+        # Most notes name the same few themes in their front matter.
+        self._theme_ids: dict[str, str | None] = {}
 
     # --- labels -------------------------------------------------------------------------
 
@@ -368,14 +368,8 @@ class Vocabulary:
         return None
 
     def letters_in(self, text: str) -> set[str]:
-        """The letter labels that start lines of `text` (see `letter_label`)."""
+        """The letter labels that start lines of `text` (as `_LETTER` reads each line)."""
         return set(_LETTER_LINES.findall("\n" + text)) & self.letters.keys()
-
-    def letter_label(self, text: str) -> str | None:
-        match = _LETTER.match(text.partition("\n")[0])
-        if match and match.group("letter") in self.letters:
-            return match.group("letter")
-        return None
 
     # --- questions ----------------------------------------------------------------------
 
@@ -457,6 +451,22 @@ class Vocabulary:
         return found
 
     # --- themes -------------------------------------------------------------------------
+
+    def theme_id(self, name: str) -> str | None:
+        """The configured theme a front matter's theme `name` stands for, if any."""
+        if name not in self._theme_ids:
+            if len(self._theme_ids) > _MEMO_LIMIT:
+                self._theme_ids.clear()
+            self._theme_ids[name] = self._theme_id(name)
+        return self._theme_ids[name]
+
+    def _theme_id(self, name: str) -> str | None:
+        key = name.strip().casefold()
+        for theme in self.config.themes:
+            names = {theme.id, theme.title.casefold(), *(a.casefold() for a in theme.aliases)}
+            if key in names or key.replace(" ", "-") == theme.id:
+                return theme.id
+        return None
 
     def themes_in(self, text: str) -> list[tuple[int, str]]:
         """(position, theme id) of every theme a phrase points to, in order of position."""

@@ -485,15 +485,14 @@ class StoryFinder:
 
     def _starts_part(self, line: str) -> bool:
         plain = starts_with_word(line)
-        if not plain:
-            words = strip_markup(line)
-            if not words or _NO_WORDS.match(words):
-                return False
+        words = "" if plain else strip_markup(line)  # (a plain line has words, no marker)
+        if not plain and (not words or _NO_WORDS.match(words)):
+            return False
         return (
             self.vocab.label(line, letters=self.letters) is not None
             or self.vocab.question_line(line) is not None
             or self._level_label(line) is not None
-            or (not plain and bool(_END_MARKER.match(strip_markup(line))))
+            or bool(words and _END_MARKER.match(words))
             or self.vocab.is_trailer(line)
         )
 
@@ -777,7 +776,10 @@ class StoryFinder:
     def _uses_letters(self, blocks: Sequence[Block]) -> bool:
         """Single-letter labels count only in a note that uses two or more different ones."""
         # The lines of the paragraphs' texts joined are the lines of each: one search.
-        seen = self.vocab.letters_in("\n".join(_paragraph_texts(blocks, [])))
+        texts = (
+            inner.text for block in blocks for inner in block.walk() if inner.kind == PARAGRAPH
+        )
+        seen = self.vocab.letters_in("\n".join(texts))
         return len(seen & {"S", "T", "A", "R"}) >= 2
 
     def _star_lookahead(self, blocks: Sequence[Block]) -> list[bool]:
@@ -815,16 +817,6 @@ class StoryFinder:
         if block.kind == QUOTE:
             return self._quote_has_story(block)
         return False
-
-
-def _paragraph_texts(blocks: Sequence[Block], out: list[str]) -> list[str]:
-    """The text of every paragraph among `blocks` and inside them, added to `out`."""
-    for block in blocks:
-        if block.kind == PARAGRAPH:
-            out.append(block.text)
-        if block.children:
-            _paragraph_texts(block.children, out)
-    return out
 
 
 def _holds_tag(text: str) -> bool:
