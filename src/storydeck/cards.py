@@ -74,13 +74,13 @@ def fingerprint(parts: Iterable[str]) -> str:
 
 
 #: A note's field values, in the order of FIELDS.
-_FIELD_VALUES = operator.itemgetter(*FIELDS)
+field_values = operator.itemgetter(*FIELDS)
 
 
 def _content_fingerprint(kind: str, fields: dict[str, str], tags: str) -> str:
     """A card's `fingerprint`: of its kind, its fields in order and its tags (`tags`,
     separated by spaces)."""
-    return fingerprint((kind, *_FIELD_VALUES(fields), tags))
+    return fingerprint((kind, *field_values(fields), tags))
 
 
 @dataclass(slots=True, unsafe_hash=True)

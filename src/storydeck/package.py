@@ -26,11 +26,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache, partial
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, fingerprint
+from storydeck.cards import FIELDS, PROMPT_ANCHOR, Card, field_values, fingerprint
 from storydeck.carry import Carried, StaleCarry
 from storydeck.config import Config
 from storydeck.identity import Identified, LockEntry
@@ -74,7 +73,7 @@ class PlannedNote(NamedTuple):
     @property
     def fields(self) -> tuple[str, ...]:
         if isinstance(self.source, Card):
-            values: tuple[str, ...] = _values(self.source.fields)
+            values: tuple[str, ...] = field_values(self.source.fields)
             return values
         return _removed_fields(self._entry())
 
@@ -97,9 +96,6 @@ class PlannedNote(NamedTuple):
 
 def _line(guid: str, content: str, mod: int, deck: str) -> str:
     return f"{guid}\x1f{content}\x1f{mod}\x1f{deck}"
-
-
-_values = itemgetter(*FIELDS)
 
 
 def genanki_model(note_type: NoteType) -> genanki.Model:
@@ -324,12 +320,16 @@ def _note_types_key() -> str:
     return repr(sorted((t.key, t.id, t.fingerprint) for t in note_types()))
 
 
+def _constants_name() -> str:
+    """What the writer's constants are kept under in the row store: the note types' ids
+    and fingerprints (a changed note type, its CSS say, is taken from genanki again)."""
+    return "writer " + _note_types_key()
+
+
 def _constants(store: RowStore | None) -> _Constants:
     """The writer's constants: from the row store when it has them, else from genanki
     (and then kept in the store)."""
-    # Kept under the note types' ids and fingerprints: a changed note type (its CSS,
-    # say) is taken from genanki again.
-    name = "writer " + _note_types_key()
+    name = _constants_name()
     if store is not None:
         kept = store.get_meta(name)
         if kept is not None:
@@ -367,7 +367,7 @@ def prepare_constants() -> None:
             except BaseException as exc:  # told to whoever takes them
                 future.set_exception(exc)
 
-        _EARLY_CONSTANTS.append(("writer " + _note_types_key(), future))
+        _EARLY_CONSTANTS.append((_constants_name(), future))
         threading.Thread(target=work, name="storydeck-constants", daemon=True).start()
 
 
